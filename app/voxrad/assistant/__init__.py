@@ -1,0 +1,1 @@
+"""Qt-free use cases: prompts, answer parsing, the voice command grammar, the pipeline."""

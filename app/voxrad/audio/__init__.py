@@ -1,0 +1,1 @@
+"""Microphone capture: devices, push-to-talk and hands-free endpointing."""

@@ -1,0 +1,1 @@
+"""Speech-to-text, vision-language and text-to-speech engines behind small Protocols."""

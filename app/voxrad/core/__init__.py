@@ -1,0 +1,1 @@
+"""Qt-free, ML-free model of VoxRad: numpy, stdlib and pydantic only."""

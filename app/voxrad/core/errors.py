@@ -1,0 +1,63 @@
+"""Errors that reach a clinician.
+
+Every subclass carries a message written for the person at the workstation: what happened and
+what they can do about it. Technical detail goes to the log, never into ``str(error)``.
+"""
+
+from __future__ import annotations
+
+
+class VoxRadError(Exception):
+    """Base class: ``str(err)`` is the message shown to the user, ``hint`` what to do next."""
+
+    default_hint = ""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = self.default_hint if hint is None else hint
+
+    def user_message(self) -> str:
+        """The message and the hint in one line, for a status bar or stderr."""
+        return f"{self.message} {self.hint}".strip() if self.hint else self.message
+
+
+class StudyLoadError(VoxRadError):
+    """A study, series or file could not be opened."""
+
+    default_hint = "Check that the path holds DICOM, NIfTI, PNG or JPEG images and is readable."
+
+
+class NoImagesFoundError(StudyLoadError):
+    """A path held nothing VoxRad can show."""
+
+
+class LoadCancelledError(VoxRadError):
+    """The user cancelled a load; not a fault."""
+
+
+class SettingsError(VoxRadError):
+    """The settings file or an environment override is invalid."""
+
+    default_hint = "Fix or delete the settings file; VoxRad recreates it with defaults."
+
+
+class ModelNotInstalledError(VoxRadError):
+    """A model that a feature needs is not on this workstation."""
+
+    default_hint = "Install it with `voxrad models pull NAME`, or import a copied file."
+
+
+class BackendError(VoxRadError):
+    """A speech or model backend failed; the app keeps running and the backend can be reloaded."""
+
+
+class DependencyMissingError(VoxRadError):
+    """An optional part of VoxRad is not installed."""
+
+    def __init__(self, what: str, extra: str) -> None:
+        super().__init__(
+            f"{what} is not installed.",
+            hint=f"Install it with: pip install 'voxrad[{extra}]'",
+        )
+        self.extra = extra

@@ -1,0 +1,162 @@
+"""One versioned settings model, stored as JSON in the user config dir.
+
+Precedence, highest first: values passed in code, environment variables
+(``VOXRAD_<SECTION>__<FIELD>``, e.g. ``VOXRAD_LOGGING__LEVEL=DEBUG``), the settings file,
+defaults. A damaged settings file is set aside (renamed, never deleted) and defaults are used,
+so a bad edit cannot stop the app from starting.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from voxrad.core import paths
+from voxrad.core.errors import SettingsError
+
+logger = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+
+
+class LoggingSettings(BaseModel):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    #: Size of one log file before rotation, and how many old files to keep.
+    max_bytes: int = Field(5_000_000, ge=100_000)
+    backups: int = Field(5, ge=1, le=50)
+
+
+class ModelSettings(BaseModel):
+    #: Folder holding model weights; empty means the per-user data folder.
+    directory: str = ""
+
+    def resolved_directory(self) -> Path:
+        return Path(self.directory).expanduser() if self.directory else paths.default_models_dir()
+
+
+class ImagingSettings(BaseModel):
+    #: Resample tilted or irregularly spaced series onto a regular grid (recommended).
+    regularize_geometry: bool = True
+
+
+class PrivacySettings(BaseModel):
+    #: Remote (site server) backends must be switched on explicitly.
+    allow_remote_backends: bool = False
+
+
+_file_values: ContextVar[dict[str, Any] | None] = ContextVar("_file_values", default=None)
+
+
+class _FileSource(PydanticBaseSettingsSource):
+    """Values read from the settings file, below environment variables in precedence."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        value = (_file_values.get() or {}).get(field_name)
+        return value, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        values = _file_values.get() or {}
+        return {k: v for k, v in values.items() if k in self.settings_cls.model_fields}
+
+
+class Settings(BaseSettings):
+    """Everything a user or IT can configure. Sections are added by the features that use them."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="VOXRAD_",
+        env_nested_delimiter="__",
+        extra="ignore",
+        validate_default=True,
+    )
+
+    schema_version: int = SCHEMA_VERSION
+    logging: LoggingSettings = LoggingSettings()
+    models: ModelSettings = ModelSettings()
+    imaging: ImagingSettings = ImagingSettings()
+    privacy: PrivacySettings = PrivacySettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, _FileSource(settings_cls)
+
+
+def _migrate(data: dict[str, Any]) -> dict[str, Any]:
+    """Bring an older settings file up to :data:`SCHEMA_VERSION` (none older exists yet)."""
+    version = data.get("schema_version", SCHEMA_VERSION)
+    if not isinstance(version, int) or version > SCHEMA_VERSION:
+        raise SettingsError(
+            f"The settings file was written by a newer VoxRad (schema {version}).",
+            hint="Update VoxRad, or move the settings file away to start with defaults.",
+        )
+    data["schema_version"] = SCHEMA_VERSION
+    return data
+
+
+def _set_aside(path: Path, why: str) -> Path:
+    backup = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+    os.replace(path, backup)
+    logger.warning("settings file set aside as %s: %s", backup.name, why)
+    return backup
+
+
+def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
+    """Read settings from ``path`` (default: the user config dir) and the environment.
+
+    A missing file gives defaults. An unreadable or invalid file is renamed to
+    ``settings.json.damaged-<time>`` and defaults are used; invalid *environment* values
+    raise :class:`SettingsError`, since they come from IT's deployment and must be fixed there.
+    """
+    path = path or paths.settings_path()
+    data: dict[str, Any] = {}
+    if path.exists():
+        try:
+            loaded = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(loaded, dict):
+                raise ValueError("top level is not an object")
+            data = _migrate(loaded)
+            token = _file_values.set(data)
+            try:
+                Settings()
+            finally:
+                _file_values.reset(token)
+        except (ValueError, ValidationError) as exc:
+            _set_aside(path, str(exc).splitlines()[0])
+            data = {}
+    token = _file_values.set(data)
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise SettingsError(
+            f"Invalid setting {where}: {first['msg']}.",
+            hint="Check the VOXRAD_* environment variables set for this workstation.",
+        ) from exc
+    finally:
+        _file_values.reset(token)
+
+
+def save_settings(settings: Settings, path: Path | None = None) -> Path:
+    """Write settings atomically (a crash mid-write leaves the old file intact)."""
+    path = path or paths.settings_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(settings.model_dump_json(indent=2), encoding="utf-8")
+    os.replace(tmp, path)
+    return path

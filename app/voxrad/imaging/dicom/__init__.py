@@ -1,0 +1,1 @@
+"""DICOM: scan headers, group into series, stack slices with correct geometry, read pixels."""

@@ -1,0 +1,160 @@
+"""Decode the stored values of one frame.
+
+Uncompressed little-endian single-frame files (most CT and MR on disk) are read straight
+from the file at the offset the header scan recorded: no second parse. Everything else
+(compressed syntaxes, multi-frame, colour, big endian) goes through pydicom's decoders with
+the pylibjpeg plugins.
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+
+import numpy as np
+import pydicom
+from pydicom.pixels import pixel_array
+
+from voxrad.imaging.dicom.headers import FrameHeader
+from voxrad.imaging.sources import FileSource, Source
+
+logger = logging.getLogger(__name__)
+
+_LONG_VRS = {b"OB", b"OW", b"OF", b"OD", b"OL", b"OV", b"UN", b"SQ", b"UT", b"UC", b"UR"}
+
+
+class PixelDecodeError(Exception):
+    """The pixels of a frame could not be decoded; the message says why."""
+
+
+def _native_dtype(h: FrameHeader) -> np.dtype | None:
+    signed = h.pixel_representation == 1
+    if h.bits_allocated == 16:
+        return np.dtype("<i2" if signed else "<u2")
+    if h.bits_allocated == 8:
+        return np.dtype("i1" if signed else "u1")
+    if h.bits_allocated == 32:
+        return np.dtype("<i4" if signed else "<u4")
+    return None
+
+
+def _fast_path_ok(h: FrameHeader) -> bool:
+    return (
+        h.is_native
+        and h.frame is None
+        and h.samples_per_pixel == 1
+        and h.pixel_offset is not None
+        and isinstance(h.source, FileSource)
+        and _native_dtype(h) is not None
+    )
+
+
+def _read_native(h: FrameHeader) -> np.ndarray:
+    """Read an uncompressed frame at the recorded pixel-data offset."""
+    assert h.pixel_offset is not None and isinstance(h.source, FileSource)
+    dtype = _native_dtype(h)
+    assert dtype is not None
+    count = h.rows * h.columns
+    with open(h.source.path, "rb") as fp:
+        fp.seek(h.pixel_offset)
+        head = fp.read(12)
+        if len(head) < 8:
+            raise PixelDecodeError("the file ends before its pixel data (truncated)")
+        explicit = h.transfer_syntax == "1.2.840.10008.1.2.1"
+        if explicit and head[4:6] in _LONG_VRS:
+            length = struct.unpack("<I", head[8:12])[0]
+            start = h.pixel_offset + 12
+        elif explicit and head[4:6].isalpha():
+            length = struct.unpack("<H", head[6:8])[0]
+            start = h.pixel_offset + 8
+        else:
+            length = struct.unpack("<I", head[4:8])[0]
+            start = h.pixel_offset + 8
+        if length == 0xFFFFFFFF:
+            raise PixelDecodeError("encapsulated pixel data in an uncompressed transfer syntax")
+        if length < count * dtype.itemsize:
+            raise PixelDecodeError(
+                f"pixel data holds {length} bytes, {count * dtype.itemsize} expected"
+            )
+        fp.seek(start)
+        data = np.fromfile(fp, dtype=dtype, count=count)
+    if data.size < count:
+        raise PixelDecodeError("the file ends inside its pixel data (truncated)")
+    arr = data.reshape(h.rows, h.columns)
+    return _fix_bits(arr, h)
+
+
+def _fix_bits(arr: np.ndarray, h: FrameHeader) -> np.ndarray:
+    """Honour BitsStored: sign-extend signed values, as pydicom does for native data."""
+    unused = h.bits_allocated - h.bits_stored
+    if unused > 0 and h.pixel_representation == 1 and arr.dtype.kind == "i":
+        arr = np.left_shift(arr, unused)
+        arr >>= unused
+    return arr
+
+
+class FrameReader:
+    """Reads frames, keeping the last decoded multi-frame file so its frames decode once."""
+
+    def __init__(self) -> None:
+        self._cached_name: str | None = None
+        self._cached: np.ndarray | None = None
+
+    def read(self, h: FrameHeader) -> np.ndarray:
+        """Stored values of frame ``h`` as (rows, columns) or (rows, columns, 3)."""
+        try:
+            if _fast_path_ok(h):
+                return _read_native(h)
+            return self._read_with_pydicom(h)
+        except PixelDecodeError:
+            raise
+        except (
+            ValueError,
+            RuntimeError,
+            NotImplementedError,
+            OSError,
+            EOFError,
+            KeyError,
+            AttributeError,
+            TypeError,
+            IndexError,
+        ) as exc:
+            raise PixelDecodeError(_explain(exc, h)) from exc
+
+    def _read_with_pydicom(self, h: FrameHeader) -> np.ndarray:
+        if h.frame is None:
+            arr = _decode_all(h.source)
+        else:
+            if self._cached_name != h.source.name:
+                self._cached = None  # free the previous file's frames first
+                self._cached = _decode_all(h.source)
+                self._cached_name = h.source.name
+            assert self._cached is not None
+            arr = self._cached[h.frame] if h.number_of_frames > 1 else self._cached
+        if arr.shape[:2] != (h.rows, h.columns):
+            raise PixelDecodeError(
+                f"decoded size {arr.shape[:2]} does not match Rows/Columns {(h.rows, h.columns)}"
+            )
+        return arr
+
+
+def _decode_all(source: Source) -> np.ndarray:
+    with source.open() as fp:
+        ds = pydicom.dcmread(fp, force=True)
+        return pixel_array(ds)
+
+
+def _explain(exc: Exception, h: FrameHeader) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if (
+        "plugin" in text.lower()
+        or "decoder" in text.lower()
+        or isinstance(exc, NotImplementedError)
+    ):
+        from pydicom.uid import UID
+
+        return (
+            f"its compression ({UID(h.transfer_syntax).name}) cannot be decoded on this "
+            f"workstation ({text[:160]})"
+        )
+    return f"its pixel data could not be read ({text[:200]})"

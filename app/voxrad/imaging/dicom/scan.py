@@ -1,0 +1,96 @@
+"""Scan sources for DICOM headers: every file either yields frames or a skip reason."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydicom.errors import InvalidDicomError
+
+from voxrad.core.study import PatientIdentity, SkippedFile
+from voxrad.imaging.dicom.headers import (
+    FrameHeader,
+    HeaderValues,
+    NotAnImageError,
+    frames_from_dataset,
+    patient_identity,
+    read_dataset,
+)
+from voxrad.imaging.progress import CancelToken, ProgressCallback, check_cancel, report
+from voxrad.imaging.sources import FileSource, Source
+
+logger = logging.getLogger(__name__)
+
+DICOMDIR_SOP_CLASS = "1.2.840.10008.1.3.10"
+
+
+@dataclass
+class DicomScan:
+    frames: list[FrameHeader] = field(default_factory=list)
+    skipped: list[SkippedFile] = field(default_factory=list)
+    identity: PatientIdentity | None = None
+
+
+def scan_sources(
+    sources: list[Source],
+    *,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> DicomScan:
+    """Read the header of every source; unreadable ones are skipped with a reason."""
+    out = DicomScan()
+    values = HeaderValues()
+    total = len(sources)
+    for n, source in enumerate(sources):
+        if n % 16 == 0:
+            check_cancel(cancel)
+            report(progress, n, total, "scanning")
+        try:
+            ds, offset = read_dataset(source)
+            if (
+                str(ds.get("SOPClassUID", "")) == DICOMDIR_SOP_CLASS
+                or "DirectoryRecordSequence" in ds
+            ):
+                continue  # an index of the folder we are already walking
+            frames = frames_from_dataset(source, ds, offset, values)
+        except InvalidDicomError:
+            out.skipped.append(SkippedFile(source.name, "not a DICOM file"))
+            continue
+        except NotAnImageError as exc:
+            out.skipped.append(SkippedFile(source.name, str(exc)))
+            continue
+        except PermissionError:
+            out.skipped.append(SkippedFile(source.name, "no permission to read this file"))
+            continue
+        except (OSError, EOFError) as exc:
+            out.skipped.append(SkippedFile(source.name, f"could not be read ({exc})"))
+            continue
+        except Exception as exc:  # pydicom raises many types on damaged headers
+            logger.debug("header parse failed for %s", source.name, exc_info=True)
+            out.skipped.append(
+                SkippedFile(
+                    source.name, f"damaged DICOM header ({type(exc).__name__}: {exc})"[:300]
+                )
+            )
+            continue
+        if out.identity is None:
+            out.identity = patient_identity(ds)
+        out.frames.extend(frames)
+    report(progress, total, total, "scanning")
+    return out
+
+
+def dicomdir_sources(path: Path) -> list[Source]:
+    """Files that a DICOMDIR references, resolved against its folder."""
+    from pydicom import dcmread
+    from pydicom.fileset import FileSet
+
+    try:
+        fileset = FileSet(dcmread(path))
+    except Exception as exc:
+        logger.info("DICOMDIR unreadable, scanning its folder instead: %s", type(exc).__name__)
+        from voxrad.imaging.sources import list_sources
+
+        return [s for s in list_sources(path.parent) if Path(s.name) != path]
+    return [FileSource(str(instance.path)) for instance in fileset]

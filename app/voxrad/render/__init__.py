@@ -1,0 +1,1 @@
+"""VTK scenes (no QtWidgets): slice and volume views, overlays, presets."""

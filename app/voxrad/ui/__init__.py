@@ -1,0 +1,1 @@
+"""PySide6 widgets: the main window, viewer, conversation panel, settings, workers."""

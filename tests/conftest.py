@@ -1,0 +1,36 @@
+"""Shared fixtures. Every test runs with VOXRAD_HOME in a temporary folder, so no test reads
+or writes the real user's settings, logs or models."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = (REPO.parent / "shared" / "data").resolve()
+
+
+@pytest.fixture(autouse=True)
+def voxrad_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path_factory.mktemp("voxrad-home")
+    monkeypatch.setenv("VOXRAD_HOME", str(home))
+    for key in list(os.environ):
+        if key.startswith("VOXRAD_") and key != "VOXRAD_HOME" and key != "VOXRAD_TEST_ARTIFACTS":
+            monkeypatch.delenv(key)
+    return home
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.fail(f"real test data not found at {SHARED_DATA} (../shared/data)")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    path = Path(os.environ.get("VOXRAD_TEST_ARTIFACTS", REPO / "test-artifacts"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
