@@ -53,6 +53,60 @@ class PrivacySettings(BaseModel):
     allow_remote_backends: bool = False
 
 
+class AsrSettings(BaseModel):
+    """Speech recognition (faster-whisper)."""
+
+    backend: str = "faster-whisper"
+    #: A model name (tiny.en ... large-v3-turbo) found in the models folder, or a local path.
+    model: str = "tiny.en"
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    #: "auto": float16 on a usable CUDA GPU, int8 on the CPU.
+    compute_type: str = "auto"
+    #: Language code; empty means detect (multilingual models only).
+    language: str = "en"
+    beam_size: int = Field(5, ge=1, le=10)
+    #: Site lexicon: a text file with one term per line (drug names, anatomy, findings).
+    lexicon_path: str = ""
+    #: Hallucination guard: segments above this no-speech probability with a low
+    #: average log-probability are dropped.
+    no_speech_threshold: float = Field(0.6, ge=0.0, le=1.0)
+    log_prob_threshold: float = -1.0
+
+
+class AudioSettings(BaseModel):
+    """Microphone capture, push-to-talk and hands-free mode."""
+
+    #: Input device name (or part of it); empty means the system default.
+    input_device: str = ""
+    #: Audio kept from before push-to-talk was pressed, so the first syllable is not lost.
+    pre_roll_s: float = Field(0.3, ge=0.0, le=2.0)
+    max_utterance_s: float = Field(30.0, ge=1.0, le=300.0)
+    #: Hands-free: this much silence ends an utterance.
+    silence_s: float = Field(0.8, ge=0.2, le=5.0)
+    vad_threshold: float = Field(0.5, ge=0.05, le=0.95)
+    wake_phrase: str = "VoxRad"
+    #: Hands-free: ignore utterances that do not start with the wake phrase.
+    require_wake_phrase: bool = True
+
+
+class TtsSettings(BaseModel):
+    """Spoken replies."""
+
+    enabled: bool = True
+    backend: str = "pyttsx3"
+    #: Voice id or part of its name; empty means the system default.
+    voice: str = ""
+    rate: int = Field(175, ge=60, le=400)
+    volume: float = Field(1.0, ge=0.0, le=1.0)
+
+
+class CommandSettings(BaseModel):
+    """Voice commands."""
+
+    #: Extra phrases mapped to built-in commands, e.g. {"chest please": "lung window"}.
+    synonyms: dict[str, str] = Field(default_factory=dict)
+
+
 _file_values: ContextVar[dict[str, Any] | None] = ContextVar("_file_values", default=None)
 
 
@@ -83,6 +137,10 @@ class Settings(BaseSettings):
     models: ModelSettings = ModelSettings()
     imaging: ImagingSettings = ImagingSettings()
     privacy: PrivacySettings = PrivacySettings()
+    asr: AsrSettings = AsrSettings()
+    audio: AudioSettings = AudioSettings()
+    tts: TtsSettings = TtsSettings()
+    commands: CommandSettings = CommandSettings()
 
     @classmethod
     def settings_customise_sources(
