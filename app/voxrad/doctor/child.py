@@ -234,11 +234,22 @@ MODES: dict[str, Callable[[], dict[str, Any]]] = {
 }
 
 
+def _no_core_dumps() -> None:
+    # A driver that crashes here is a finding, not a reason to leave a core file in the
+    # user's current folder.
+    try:
+        import resource
+    except ImportError:  # Windows
+        return
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
 def main(argv: list[str]) -> int:
     """Entry point of the child: run one mode and print its result line."""
     if len(argv) != 1 or argv[0] not in MODES:
         print(f"usage: python -m voxrad.doctor.child {{{','.join(MODES)}}}", file=sys.stderr)
         return 2
+    _no_core_dumps()
     try:
         result = MODES[argv[0]]()
     except Exception as exc:
