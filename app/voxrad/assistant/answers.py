@@ -22,6 +22,7 @@ from voxrad.assistant.families import FamilyFormat, family_format, smart_resize
 from voxrad.assistant.jsonrepair import fenced_blocks, find_json_values
 from voxrad.assistant.statements import (
     CONFIDENCE_LINE,
+    CONFIDENCE_SENTENCE,
     number_to_probability,
     split_reasoning,
     stated_confidence,
@@ -409,7 +410,9 @@ def _clean_answer(text: str) -> str:
     """The answer as a clinician reads or hears it: no tokens, fences or confidence lines."""
     out = _SPECIAL.sub("", text)
     out = CONFIDENCE_LINE.sub("", out)
-    out = re.sub(r"```[A-Za-z0-9_-]*\s*```", "", out)
+    out = CONFIDENCE_SENTENCE.sub("", out)
+    # Fences left empty, or holding only an empty list ("no findings"), say nothing.
+    out = re.sub(r"```[A-Za-z0-9_-]*[\s\[\]{},]*(?:```|\Z)", "", out)
     # Brackets left behind by a box list that was only partly readable.
     out = re.sub(r"(?<!\w)[\[\]{}][\[\]{},\s]*[\[\]{}](?!\w)", "", out)
     out = re.sub(r"[ \t]+\n", "\n", out)

@@ -115,6 +115,15 @@ CONFIDENCE_LINE = re.compile(
 )
 
 
+#: A closing sentence that only rates certainty ("I am fairly confident."): kept as the stated
+#: confidence, dropped from the answer text.
+CONFIDENCE_SENTENCE = re.compile(
+    r"(?:(?<=[.!?])|^)[ \t]*(?:I am|I'm|I feel)[ \t]+(?:\w+[ \t]+){0,2}(?:confident|certain|sure)"
+    r"(?:[ \t]+(?:of|about|in)[ \t]+(?:this|that|it|my answer))?[ \t]*[.!]?[ \t]*$",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
 def number_to_probability(value: float, unit: str = "") -> float | None:
     """A stated number as 0..1: "70%" -> 0.7, "0.7" -> 0.7, "7/10" -> 0.7, "85" -> 0.85."""
     unit = unit.replace(" ", "").replace("\t", "").lower()
