@@ -17,7 +17,7 @@ def voxrad_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Mo
     home = tmp_path_factory.mktemp("voxrad-home")
     monkeypatch.setenv("VOXRAD_HOME", str(home))
     for key in list(os.environ):
-        if key.startswith("VOXRAD_") and key != "VOXRAD_HOME" and key != "VOXRAD_TEST_ARTIFACTS":
+        if key.startswith("VOXRAD_") and key not in ("VOXRAD_HOME", "VOXRAD_TEST_ARTIFACTS"):
             monkeypatch.delenv(key)
     return home
 

@@ -82,15 +82,40 @@ def scan_sources(
 
 
 def dicomdir_sources(path: Path) -> list[Source]:
-    """Files that a DICOMDIR references, resolved against its folder."""
-    from pydicom import dcmread
-    from pydicom.fileset import FileSet
+    """Files that a DICOMDIR references, resolved against its folder.
 
+    Reads the directory records directly (pydicom's FileSet stages into a temporary folder,
+    which a read-only viewer has no need for). An unreadable DICOMDIR falls back to scanning
+    its folder, so a damaged index never hides the images beside it.
+    """
+    from pydicom import dcmread
+
+    from voxrad.imaging.sources import list_sources
+
+    root = path.parent
     try:
-        fileset = FileSet(dcmread(path))
+        ds = dcmread(path)
+        records = ds.DirectoryRecordSequence
     except Exception as exc:
         logger.info("DICOMDIR unreadable, scanning its folder instead: %s", type(exc).__name__)
-        from voxrad.imaging.sources import list_sources
+        return [s for s in list_sources(root) if Path(s.name) != path]
+    out: list[Source] = []
+    for record in records:
+        file_id = record.get("ReferencedFileID")
+        if not file_id:
+            continue
+        parts = [file_id] if isinstance(file_id, str) else list(file_id)
+        out.append(FileSource(str(_resolve_case(root, [str(p) for p in parts]))))
+    return out
 
-        return [s for s in list_sources(path.parent) if Path(s.name) != path]
-    return [FileSource(str(instance.path)) for instance in fileset]
+
+def _resolve_case(root: Path, parts: list[str]) -> Path:
+    """DICOMDIR names are upper case; media copied to Linux often are not."""
+    current = root
+    for part in parts:
+        candidate = current / part
+        if not candidate.exists() and current.is_dir():
+            matches = [c for c in current.iterdir() if c.name.upper() == part.upper()]
+            candidate = matches[0] if matches else candidate
+        current = candidate
+    return current
