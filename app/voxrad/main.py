@@ -80,17 +80,12 @@ def install_exception_hooks() -> None:
 
 
 def run_gui(study: str | None = None, *, demo: bool = False) -> int:
-    """Launch the desktop window.
-
-    The viewer is the next milestone; until it lands this says so plainly instead of
-    pretending to start.
-    """
+    """Launch the desktop window, optionally opening ``study`` or the bundled sample study."""
     logger.info("GUI requested (version %s)", __version__)
-    print(
-        f"VoxRad {__version__}: the desktop window is not part of this version yet.\n"
-        "What works today from the command line:\n"
-        "  voxrad info PATH     list the series of a study with their geometry\n"
-        "  voxrad doctor        check this workstation\n"
-        "Run `voxrad --help` for everything."
-    )
-    return 0
+    try:
+        from voxrad.ui.app import run_app
+    except ImportError as exc:
+        from voxrad.core.errors import DependencyMissingError
+
+        raise DependencyMissingError("The desktop viewer (PySide6, VTK)", "gui") from exc
+    return run_app(study, demo=demo)

@@ -1,0 +1,42 @@
+"""Start the Qt application and the main window."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+
+logger = logging.getLogger(__name__)
+
+
+def prepare_environment() -> None:
+    """Process-level fixes that must precede QApplication.
+
+    QVTKRenderWindowInteractor draws through GLX: on a Wayland session Qt must use its X11
+    (xcb) platform through XWayland, or VTK views come out black.
+    """
+    if sys.platform.startswith("linux") and os.environ.get("WAYLAND_DISPLAY"):
+        os.environ.setdefault("QT_QPA_PLATFORM", "xcb")
+
+
+def run_app(path: str | None = None, *, demo: bool = False) -> int:
+    """Show the main window, open ``path`` (or the sample study) and run the event loop."""
+    start = time.perf_counter()
+    prepare_environment()
+    from PySide6.QtWidgets import QApplication
+
+    from voxrad.ui.main_window import MainWindow
+    from voxrad.ui.theme import apply_dark_theme
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("VoxRad")
+    apply_dark_theme(app)  # type: ignore[arg-type]
+    window = MainWindow()
+    window.show()
+    logger.info("window shown in %.2f s", time.perf_counter() - start)
+    if path:
+        window.open_path(path)
+    elif demo:
+        window.open_demo()
+    return int(app.exec())

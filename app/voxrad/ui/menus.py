@@ -1,0 +1,150 @@
+"""Menus and keyboard shortcuts of the main window (shortcuts show next to each entry)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+
+from voxrad.core.windowing import CT_PRESETS
+from voxrad.render.volume_scene import VOLUME_PRESETS
+from voxrad.ui.slice_view import TOOLS
+
+if TYPE_CHECKING:
+    from voxrad.ui.main_window import MainWindow
+
+_TOOL_KEYS = {
+    "navigate": "Esc",
+    "point": "P",
+    "box": "B",
+    "outline": "O",
+    "distance": "D",
+    "ellipse": "E",
+}
+
+
+def build_menus(win: MainWindow) -> dict[str, object]:
+    """Create every menu; returns actions (and the recent-studies menu) by name."""
+    area = win.view_area
+    actions: dict[str, object] = {}
+    bar = win.menuBar()
+
+    def add(menu, name: str, text: str, slot: Callable[[], object], key: str = "") -> QAction:  # type: ignore[no-untyped-def]
+        action = QAction(text, win)
+        if key:
+            action.setShortcut(QKeySequence(key))
+        action.triggered.connect(lambda _=False: slot())
+        menu.addAction(action)
+        win.addAction(action)  # shortcuts then work wherever focus is in the window
+        actions[name] = action
+        return action
+
+    def slice_view():  # type: ignore[no-untyped-def]
+        return area.active_slice_view()
+
+    def on_slice(fn: Callable) -> Callable[[], None]:  # type: ignore[type-arg]
+        def run() -> None:
+            view = slice_view()
+            if view is not None and view.scene.volume is not None:
+                fn(view)
+
+        return run
+
+    file_menu = bar.addMenu("&File")
+    add(file_menu, "open", "&Open file...", lambda: win.open_dialog(False), "Ctrl+O")
+    add(file_menu, "open_folder", "Open &folder...", lambda: win.open_dialog(True), "Ctrl+Shift+O")
+    add(file_menu, "demo", "Open &sample study", win.open_demo)
+    actions["recent_menu"] = file_menu.addMenu("&Recent studies")
+    file_menu.addSeparator()
+    add(file_menu, "export", "&Export view as PNG...", win.export_view, "Ctrl+E")
+    add(file_menu, "cancel", "&Cancel loading", win.cancel_load, "Ctrl+.")
+    file_menu.addSeparator()
+    add(file_menu, "quit", "&Quit", win.close, "Ctrl+Q")
+
+    view_menu = bar.addMenu("&View")
+    add(view_menu, "layout_1x1", "Layout &1x1", lambda: area.set_layout("1x1"), "Ctrl+1")
+    add(view_menu, "layout_2x2", "Layout &2x2", lambda: area.set_layout("2x2"), "Ctrl+2")
+    view_menu.addSeparator()
+    for name, key in (
+        ("axial", "Alt+A"),
+        ("coronal", "Alt+C"),
+        ("sagittal", "Alt+S"),
+        ("3d", "Alt+3"),
+    ):
+        add(view_menu, f"show_{name}", f"Show {name.capitalize() if name != '3d' else '3D'}",
+            lambda n=name: area.show_view(n), key)  # fmt: skip
+    view_menu.addSeparator()
+    # Arrow keys are handled by the view itself (a window-wide shortcut would steal them from
+    # lists); the tab in the text shows the key in the menu.
+    add(view_menu, "next_slice", "Next slice\tDown / wheel", on_slice(lambda v: v.step(1)))
+    add(view_menu, "prev_slice", "Previous slice\tUp / wheel", on_slice(lambda v: v.step(-1)))
+    add(view_menu, "zoom_in", "Zoom &in", on_slice(lambda v: v.zoom(1.25)), "+")
+    add(view_menu, "zoom_out", "Zoom &out", on_slice(lambda v: v.zoom(0.8)), "-")
+    add(view_menu, "reset", "&Reset view", _reset(area), "R")
+    add(view_menu, "invert", "&Invert", on_slice(_toggle_invert), "I")
+
+    window_menu = bar.addMenu("&Window")
+    add(window_menu, "window_default", "Default window", on_slice(_default_window), "0")
+    for n, preset in enumerate(CT_PRESETS[:9], start=1):
+        add(window_menu, f"window_{preset.name}",
+            f"{preset.name.capitalize()}  (W {preset.width:g} / L {preset.center:g})",
+            on_slice(lambda v, p=preset: v.set_window(p.center, p.width)), str(n))  # fmt: skip
+
+    tools_menu = bar.addMenu("&Tools")
+    group = QActionGroup(win)
+    for tool in TOOLS:
+        action = add(tools_menu, f"tool_{tool}", tool.capitalize(),
+                     lambda t=tool: area.set_tool(t), _TOOL_KEYS[tool])  # fmt: skip
+        action.setCheckable(True)
+        action.setChecked(tool == "navigate")
+        group.addAction(action)
+    tools_menu.addSeparator()
+    add(tools_menu, "clear_measurements", "Clear measurements", area.clear_measurements)
+
+    render_menu = bar.addMenu("&3D")
+    for n, vp in enumerate(VOLUME_PRESETS, start=1):
+        add(render_menu, f"volume_{vp.name}", vp.title, lambda p=vp.name: _volume_preset(area, p),
+            f"Shift+{n}")  # fmt: skip
+
+    help_menu = bar.addMenu("&Help")
+    add(help_menu, "about", "About VoxRad", lambda: _about(win))
+    return actions
+
+
+def _reset(area):  # type: ignore[no-untyped-def]
+    def run() -> None:
+        widget = area.active_widget()
+        if widget is not None:
+            widget.reset_view()
+
+    return run
+
+
+def _toggle_invert(view) -> None:  # type: ignore[no-untyped-def]
+    view.scene.set_invert(not view.scene.inverted)
+    view.scene.set_window(view.scene.center, view.scene.width)  # refreshes the W/L text
+    view.refresh()
+
+
+def _default_window(view) -> None:  # type: ignore[no-untyped-def]
+    view.set_window(*view.scene.volume.default_window())
+
+
+def _volume_preset(area, name: str) -> None:  # type: ignore[no-untyped-def]
+    area.show_view("3d") if area.layout_name == "1x1" else None
+    widget = area.volume_view
+    if widget is not None:
+        widget.set_preset(name)
+
+
+def _about(win) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtWidgets import QMessageBox
+
+    from voxrad import __version__
+
+    QMessageBox.about(
+        win,
+        "About VoxRad",
+        f"VoxRad {__version__}\n\nDecision support, not a diagnosis. Not a medical device.",
+    )

@@ -1,0 +1,231 @@
+"""The view area: axial, coronal, sagittal and 3-D views in a 1x1 or 2x2 layout.
+
+All slice views share one vtkImageData (no copies per view), one overlay layer and one list
+of measurements; a click in one view moves the linked cursor in the others.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QGridLayout, QWidget
+
+from voxrad.core.overlay import OverlayLayer
+from voxrad.core.volume import Volume
+from voxrad.render.capture import save_png
+from voxrad.render.image_data import volume_to_image_data
+from voxrad.render.overlay_actors import Shape
+from voxrad.ui.slice_view import SliceView
+from voxrad.ui.volume_view import VolumeView
+
+logger = logging.getLogger(__name__)
+
+VIEW_NAMES = ("axial", "coronal", "sagittal", "3d")
+#: Grid cells of the 2x2 layout (3D Slicer's "four-up": axial top-left, 3-D top-right).
+_GRID = {"axial": (0, 0), "3d": (0, 1), "coronal": (1, 0), "sagittal": (1, 1)}
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One distance or ellipse ROI, listed in the window and deletable."""
+
+    id: str
+    kind: str
+    text: str
+    shape: Shape
+
+
+class ViewArea(QWidget):
+    """Owns the views and what they share."""
+
+    region_picked = Signal(object)
+    measurements_changed = Signal()
+    hovered = Signal(str)
+    active_changed = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.grid = QGridLayout(self)
+        self.grid.setContentsMargins(0, 0, 0, 0)
+        self.grid.setSpacing(2)
+        self.layer = OverlayLayer()
+        self.views: dict[str, SliceView] = {}
+        for name in VIEW_NAMES[:3]:
+            view = SliceView(self, plane=name)
+            view.scene.set_layer(self.layer)
+            view.cursor_moved.connect(self._cursor_moved)
+            view.region_picked.connect(self.region_picked)
+            view.measured.connect(self._measured)
+            view.hovered.connect(self.hovered)
+            view.activated.connect(self._activated)
+            self.views[name] = view
+        self.volume_view: VolumeView | None = None  # created on first use: costs a GL context
+        self.volume: Volume | None = None
+        self.image: object = None
+        self.layout_name = "1x1"
+        self.active = "axial"
+        self.measurements: list[Measurement] = []
+        self._ids = itertools.count(1)
+        self._arrange()
+
+    # -- volume --------------------------------------------------------------------------------
+    def set_volume(self, volume: Volume) -> None:
+        """Show ``volume`` in every view; a single image keeps only the 2-D view."""
+        self.volume = volume
+        self.image = volume_to_image_data(volume)
+        self.layer.clear()
+        self.measurements.clear()
+        self.measurements_changed.emit()
+        single = volume.is_single_image
+        if single:
+            self.active = "axial"
+        center = (np.asarray(volume.shape) - 1) / 2.0
+        for name, view in self.views.items():
+            view.scene.set_crosshair(None)
+            plane = "acquired" if single and name == "axial" else name
+            if single and name != "axial":
+                continue
+            view.set_volume(volume, self.image, plane=plane)
+            view.set_measure_shapes([])
+        if not single:
+            for view in self.views.values():
+                view.scene.set_crosshair(center, visible=self.layout_name == "2x2")
+        if self.volume_view is not None and self.volume_view.scene is not None:
+            self.volume_view.scene.volume = None
+        self._arrange()
+
+    @property
+    def supports_mpr(self) -> bool:
+        return self.volume is not None and not self.volume.is_single_image
+
+    # -- layout --------------------------------------------------------------------------------
+    def set_layout(self, name: str) -> None:
+        """ "1x1" (the active view) or "2x2" (all four)."""
+        if name not in ("1x1", "2x2"):
+            raise ValueError(name)
+        self.layout_name = name
+        self._arrange()
+
+    def show_view(self, name: str) -> None:
+        """Make ``name`` active (and the one shown in 1x1)."""
+        if name not in VIEW_NAMES:
+            raise ValueError(name)
+        if name != "axial" and self.volume is not None and not self.supports_mpr:
+            return
+        self.active = name
+        self.active_changed.emit(name)
+        self._arrange()
+
+    def _ensure_volume_view(self) -> VolumeView:
+        if self.volume_view is None:
+            self.volume_view = VolumeView(self)
+            self.volume_view.activated.connect(lambda _v: self._set_active("3d"))
+        return self.volume_view
+
+    def _arrange(self) -> None:
+        while self.grid.count():
+            self.grid.takeAt(0)
+        wanted = list(VIEW_NAMES) if self.layout_name == "2x2" else [self.active]
+        if self.volume is not None and not self.supports_mpr:
+            wanted = ["axial"]  # a single image has no other planes
+        if "3d" in wanted and self.volume is not None and self.supports_mpr:
+            self._ensure_volume_view()
+        elif "3d" in wanted:
+            wanted.remove("3d")
+        for name in VIEW_NAMES:
+            widget = self.widget(name)
+            if widget is None:
+                continue
+            if name in wanted:
+                row, col = _GRID[name] if self.layout_name == "2x2" else (0, 0)
+                self.grid.addWidget(widget, row, col)
+                widget.show()
+            else:
+                widget.hide()
+        show_cross = self.layout_name == "2x2" and self.supports_mpr
+        for view in self.views.values():
+            view.scene.show_crosshair = show_cross
+            view.scene.set_crosshair(view.scene.crosshair_kji)
+        vv = self.volume_view
+        stale = vv is not None and (vv.scene is None or vv.scene.volume is not self.volume)
+        if vv is not None and stale and "3d" in wanted and self.volume is not None:
+            vv.set_volume(self.volume, self.image)
+        self.render_all()
+
+    def widget(self, name: str) -> SliceView | VolumeView | None:
+        return self.volume_view if name == "3d" else self.views.get(name)
+
+    def active_widget(self) -> SliceView | VolumeView | None:
+        return self.widget(self.active)
+
+    def active_slice_view(self) -> SliceView | None:
+        """The active 2-D view (the axial one while the 3-D view is active)."""
+        return self.views.get(self.active) or self.views["axial"]
+
+    def render_all(self) -> None:
+        if self.volume is None:
+            return
+        for name in VIEW_NAMES:
+            widget = self.widget(name)
+            if widget is not None and widget.isVisible():
+                widget.refresh()
+
+    # -- shared state --------------------------------------------------------------------------
+    def _set_active(self, name: str) -> None:
+        if name != self.active:
+            self.active = name
+            self.active_changed.emit(name)
+
+    def _activated(self, view: SliceView) -> None:
+        self._set_active(view.plane)
+
+    def _cursor_moved(self, kji: np.ndarray) -> None:
+        """Linked crosshair: every other plane goes to the clicked point."""
+        for view in self.views.values():
+            if view.scene.volume is None:
+                continue
+            view.scene.set_crosshair(kji)
+            if view.scene.axes.name != self.active:
+                view.go_to(round(float(np.asarray(kji)[::-1][view.scene.axes.normal])))
+            view.refresh()
+
+    def _measured(self, payload: tuple[str, str, Shape]) -> None:
+        kind, text, shape = payload
+        self.measurements.append(Measurement(f"m{next(self._ids)}", kind, text, shape))
+        self._push_measurements()
+
+    def delete_measurement(self, measurement_id: str) -> None:
+        self.measurements = [m for m in self.measurements if m.id != measurement_id]
+        self._push_measurements()
+
+    def clear_measurements(self) -> None:
+        self.measurements = []
+        self._push_measurements()
+
+    def _push_measurements(self) -> None:
+        shapes = [m.shape for m in self.measurements]
+        for view in self.views.values():
+            view.set_measure_shapes(shapes)
+            view.refresh()
+        self.measurements_changed.emit()
+
+    # -- tools ---------------------------------------------------------------------------------
+    def set_tool(self, tool: str) -> None:
+        for view in self.views.values():
+            view.tool = tool
+
+    def export_png(self, path: str) -> None:
+        """Save the active view as shown (image, overlays, measurements, annotations)."""
+        widget = self.active_widget() or self.views["axial"]
+        widget.refresh()
+        save_png(widget.GetRenderWindow(), path)
+
+    def close_views(self) -> None:
+        for name in VIEW_NAMES:
+            widget = self.widget(name)
+            if widget is not None:
+                widget.close_view()
