@@ -39,7 +39,7 @@ _QWEN2_TOKENS = re.compile(
     r"(?:<\|object_ref_start\|>(.*?)<\|object_ref_end\|>\s*)?<\|box_start\|>(.*?)(?:<\|box_end\|>|\Z)",
     re.DOTALL,
 )
-_LOC_RUN = re.compile(r"([^<]*)((?:<loc_\d+>)+)")
+_LOC_RUN = re.compile(r"(?:<loc_\d+>)+")
 _LOC = re.compile(r"<loc_(\d+)>")
 _SPECIAL = re.compile(r"<\|[a-z_]+\|>|</?s>|<end_of_turn>|<eos>|<pad>")
 
@@ -335,23 +335,28 @@ def _extract_tagged(
 
 
 def _extract_loc(text: str) -> tuple[str, list[_Raw], list[str]]:
-    """Florence-2: ``label<loc_x0><loc_y0><loc_x1><loc_y1>`` repeated."""
+    """Florence-2: ``label<loc_x0><loc_y0><loc_x1><loc_y1>`` repeated.
+
+    A label is the text since the previous run of locations (one linear pass: a reply with no
+    locations at all costs nothing).
+    """
     warnings: list[str] = []
     raws: list[_Raw] = []
     labels: list[str] = []
+    last = 0
     for match in _LOC_RUN.finditer(text):
-        label = _SPECIAL.sub("", match.group(1)).strip()
-        values = [float(v) for v in _LOC.findall(match.group(2))]
+        label = _SPECIAL.sub("", text[last : match.start()]).strip()
+        values = [float(v) for v in _LOC.findall(match.group(0))]
         if len(values) % 4:
             warnings.append("A Florence-2 location was incomplete; only whole boxes are shown.")
         for i in range(0, len(values) - len(values) % 4, 4):
             raws.append(_Raw(label or "finding", values[i : i + 4]))
         if label:
             labels.append(label)
-    if not raws and not labels:
+        last = match.end()
+    if last == 0:
         return text, raws, warnings
-    tail = _LOC_RUN.sub("", text)
-    return ", ".join(dict.fromkeys(labels)) + tail, raws, warnings
+    return ", ".join(dict.fromkeys(labels)) + text[last:], raws, warnings
 
 
 # -- conversion -------------------------------------------------------------------------------

@@ -87,18 +87,33 @@ def _size(image: np.ndarray) -> tuple[int, int]:
     return int(image.shape[1]), int(image.shape[0])
 
 
-def _weights(n_in: int, n_out: int) -> np.ndarray:
-    """(n_out, n_in) triangle-filter weights with half-pixel centres.
+def _taps(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray]:
+    """Triangle-filter taps with half-pixel centres: source indices and weights, (n_out, T).
 
     Downscaling widens the triangle to the scale factor (antialiasing, as PIL's bilinear
-    does); upscaling is plain bilinear with edge clamping.
+    does); upscaling is plain bilinear with edge clamping. Only the few source pixels under
+    each triangle are kept, so a 2000-pixel side costs a handful of taps, not a dense matrix.
     """
     scale = n_in / n_out
     support = max(scale, 1.0)
     centres = (np.arange(n_out, dtype=np.float64) + 0.5) * scale
-    pos = np.arange(n_in, dtype=np.float64) + 0.5
-    w = np.clip(1.0 - np.abs(pos[None, :] - centres[:, None]) / support, 0.0, None)
-    return (w / w.sum(axis=1, keepdims=True)).astype(np.float32)
+    first = np.floor(centres - support - 0.5).astype(np.int64)
+    taps = int(np.ceil(2 * support)) + 2
+    idx = first[:, None] + np.arange(taps)[None, :]
+    w = np.clip(1.0 - np.abs(idx + 0.5 - centres[:, None]) / support, 0.0, None)
+    w[(idx < 0) | (idx >= n_in)] = 0.0
+    w /= w.sum(axis=1, keepdims=True)
+    return np.clip(idx, 0, n_in - 1), w.astype(np.float32)
+
+
+def _resample(data: np.ndarray, n_out: int, axis: int) -> np.ndarray:
+    idx, w = _taps(data.shape[axis], n_out)
+    shape = [1] * data.ndim
+    shape[axis] = n_out
+    out = np.zeros((*data.shape[:axis], n_out, *data.shape[axis + 1 :]), np.float32)
+    for t in range(idx.shape[1]):
+        out += np.take(data, idx[:, t], axis=axis) * w[:, t].reshape(shape)
+    return out
 
 
 def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -108,14 +123,12 @@ def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         raise ValueError(f"cannot resize to {size}")
     if _size(image) == (width, height):
         return image.copy()
-    wy = _weights(image.shape[0], height)
-    wx = _weights(image.shape[1], width)
     data = image.astype(np.float32)
-    rows = np.tensordot(wy, data, axes=(1, 0))  # (height, W[, C])
-    out = np.tensordot(rows, wx, axes=(1, 1))  # (height[, C], width)
-    if out.ndim == 3:
-        out = out.transpose(0, 2, 1)
-    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+    if image.shape[0] != height:
+        data = _resample(data, height, 0)
+    if image.shape[1] != width:
+        data = _resample(data, width, 1)
+    return np.clip(np.rint(data), 0, 255).astype(np.uint8)
 
 
 def resize_step(

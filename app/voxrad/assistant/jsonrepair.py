@@ -22,6 +22,12 @@ _MISSING_COMMA = re.compile(r'([\]}"\d])(\s+)(?=["{\[])')
 _FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_-]*)[ \t]*\n?(.*?)(?:```|\Z)", re.DOTALL)
 #: How many cut points to try on a truncated document before giving up.
 _MAX_CUTS = 64
+#: Deeper nesting than this is not a box list (models write two or three levels); refusing it
+#: keeps json's recursion and the scan below bounded on adversarial text.
+_MAX_DEPTH = 32
+#: Failed candidates after which the search stops (the caller's pattern fallback takes over),
+#: so text full of brackets cannot make parsing quadratic.
+_MAX_FAILURES = 64
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,8 @@ def _scan(fragment: str) -> tuple[list[tuple[int, str]], str, bool]:
             in_string = True
         elif ch in "[{":
             stack.append("]" if ch == "[" else "}")
+            if len(stack) > _MAX_DEPTH:
+                return [], "", False
         elif ch in "]}":
             if stack and stack[-1] == ch:
                 stack.pop()
@@ -91,32 +99,34 @@ def loads_lenient(text: str, start: int = 0) -> JsonBlock | None:
     trailing commas); then, for a truncated value, the longest prefix that ends after a
     complete element, closed with the brackets still open there. None when nothing parses.
     """
+    fragment = text[start:]
+    cuts, closers, in_string = _scan(fragment)
+    if not cuts and not closers:
+        return None  # nested too deep, or not a container at all
     try:
         value, end = _DECODER.raw_decode(text, start)
         return JsonBlock(value, start, end, repaired=False, truncated=False)
-    except ValueError:
+    except (ValueError, RecursionError):
         pass
-    fragment = text[start:]
-    cuts, closers, in_string = _scan(fragment)
     if cuts and not cuts[-1][1]:
         # The value closed: only slips inside it can be fixed. If they cannot, cutting it
         # short would invent a structure, so leave it to the caller's pattern fallback.
         end = start + cuts[-1][0]
         try:
             return JsonBlock(json.loads(_cleanup(text[start:end])), start, end, True, False)
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
     # Unclosed: first try closing everything as is (cut mid-string or after a number).
     tail = fragment + ('"' if in_string else "")
     try:
         return JsonBlock(json.loads(_cleanup(tail + closers)), start, len(text), True, True)
-    except ValueError:
+    except (ValueError, RecursionError):
         pass
     for cut, needed in reversed(cuts[-_MAX_CUTS:]):
         candidate = _cleanup(fragment[:cut] + needed)
         try:
             return JsonBlock(json.loads(candidate), start, start + cut, True, True)
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
     return None
 
@@ -129,17 +139,22 @@ def find_json_values(text: str, must_contain: tuple[str, ...] = ()) -> list[Json
     """
     found: list[JsonBlock] = []
     pos = 0
-    while pos < len(text):
+    failures = 0
+    while pos < len(text) and failures < _MAX_FAILURES:
+        if must_contain and not any(key in text[pos:] for key in must_contain):
+            break
         starts = [i for i in (text.find("[", pos), text.find("{", pos)) if i >= 0]
         if not starts:
             break
         begin = min(starts)
         block = loads_lenient(text, begin)
         if block is None or not isinstance(block.value, list | dict):
+            failures += 1
             pos = begin + 1
             continue
         source = text[block.start : block.end]
         if must_contain and not any(key in source for key in must_contain):
+            failures += 1
             pos = begin + 1
             continue
         found.append(block)
