@@ -155,14 +155,20 @@ class Settings(BaseSettings):
 
 
 def _migrate(data: dict[str, Any]) -> dict[str, Any]:
-    """Bring an older settings file up to :data:`SCHEMA_VERSION` (none older exists yet)."""
+    """Bring an older settings file up to :data:`SCHEMA_VERSION` (none older exists yet).
+
+    A file from a newer VoxRad (after a downgrade) is read for the fields this version knows;
+    the others are ignored but kept in the file, which keeps its version number.
+    """
     version = data.get("schema_version", SCHEMA_VERSION)
-    if not isinstance(version, int) or version > SCHEMA_VERSION:
-        raise SettingsError(
-            f"The settings file was written by a newer VoxRad (schema {version}).",
-            hint="Update VoxRad, or move the settings file away to start with defaults.",
+    if not isinstance(version, int) or version < 1:
+        raise ValueError(f"schema_version {version!r} is not a version number")
+    if version > SCHEMA_VERSION:
+        logger.warning(
+            "settings file has schema %d, newer than this VoxRad (%d): using the fields it knows",
+            version,
+            SCHEMA_VERSION,
         )
-    data["schema_version"] = SCHEMA_VERSION
     return data
 
 

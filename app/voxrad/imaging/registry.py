@@ -13,7 +13,7 @@ from voxrad.core.study import SeriesInfo, SkippedFile
 from voxrad.core.volume import Volume
 from voxrad.imaging.dicom.build import build_volume
 from voxrad.imaging.dicom.headers import FrameHeader
-from voxrad.imaging.dicom.scan import dicomdir_sources, scan_sources
+from voxrad.imaging.dicom.scan import dicomdir_sources, is_dicomdir, scan_sources
 from voxrad.imaging.dicom.stack import StackPlan, plan_series
 from voxrad.imaging.nifti import is_nifti, nifti_series
 from voxrad.imaging.progress import CancelToken, ProgressCallback, check_cancel
@@ -76,7 +76,11 @@ def open_study(
             study.series.append(raster_series(p))
             study.files_seen = 1
         else:
-            sources = dicomdir_sources(p) if p.name.upper() == "DICOMDIR" else list_sources(p)
+            if p.is_file() and is_dicomdir(p):
+                sources, missing = dicomdir_sources(p)
+                study.skipped.extend(missing)
+            else:
+                sources = list_sources(p)
             _open_sources(study, sources, progress, cancel)
     except PermissionError as exc:
         raise StudyLoadError(

@@ -102,7 +102,8 @@ def build_volume(
         direction=_direction(plan),
         modality=frames[0].modality,
         units=_units(frames[0]),
-        photometric=frames[0].photometric,
+        # Colour pixels arrive as RGB whatever the stored form (YBR, palette).
+        photometric="RGB" if stack.ndim == 4 else frames[0].photometric,
         window_presets=_presets(frames[len(frames) // 2]),
         spacing_calibrated=plan.spacing_calibrated,
         warnings=tuple(warnings),

@@ -127,8 +127,13 @@ class HeaderValues:
             and isinstance(raw.value, bytes)
             and len(raw.value) < 512
         ):
-            charset = ds.get_item(0x00080005)
-            key = (tag, raw.VR, raw.value, getattr(charset, "value", None))
+            charset = getattr(ds.get_item(0x00080005), "value", None)
+            key = (
+                tag,
+                raw.VR,
+                raw.value,
+                charset if isinstance(charset, bytes | str) else str(charset),
+            )
             try:
                 return self._memo[key]
             except KeyError:
@@ -329,8 +334,16 @@ def read_dataset(source: Source, *, stop_before_pixels: bool = True) -> tuple[Da
         if stop_before_pixels:
             # dcmread leaves the file at the pixel tag, or at the end when there is none.
             here = fp.tell()
-            if fp.read(4) in _PIXEL_TAGS:
+            tag = fp.read(4)
+            if tag in _PIXEL_TAGS:
                 offset = here
+            elif tag:
+                # Big endian or deflated data: the bytes here are not the plain tag, so read
+                # the whole file once to learn whether it holds pixels (rare syntaxes only).
+                fp.seek(0)
+                full = pydicom.dcmread(fp, force=True)
+                if any(k in full for k in ("PixelData", "FloatPixelData", "DoubleFloatPixelData")):
+                    ds = full
     return ds, offset
 
 
@@ -354,10 +367,9 @@ def frames_from_dataset(
     )
     if not rows or not columns or not has_pixels:
         if sop_class in _NON_IMAGE_NAMES:
-            what = _NON_IMAGE_NAMES[sop_class]
-        else:
-            what = f"a {UID(sop_class).name}" if sop_class else "a DICOM object"
-        raise NotAnImageError(f"no image data: it is {what}")
+            raise NotAnImageError(f"no image data (it is {_NON_IMAGE_NAMES[sop_class]})")
+        kind = f"{UID(sop_class).name} " if sop_class else ""
+        raise NotAnImageError(f"no image data in this {kind}file")
     meta = getattr(ds, "file_meta", None)
     syntax = str(meta.get("TransferSyntaxUID", "")) if meta is not None else ""
     if not syntax:

@@ -43,6 +43,7 @@ def _fast_path_ok(h: FrameHeader) -> bool:
         h.is_native
         and h.frame is None
         and h.samples_per_pixel == 1
+        and h.photometric in ("MONOCHROME1", "MONOCHROME2")
         and h.pixel_offset is not None
         and isinstance(h.source, FileSource)
         and _native_dtype(h) is not None
@@ -141,7 +142,34 @@ class FrameReader:
 def _decode_all(source: Source) -> np.ndarray:
     with source.open() as fp:
         ds = pydicom.dcmread(fp, force=True)
-        return pixel_array(ds)
+        _ensure_transfer_syntax(ds)
+        arr = pixel_array(ds)
+    if str(ds.get("PhotometricInterpretation", "")).strip().upper() == "PALETTE COLOR":
+        # Palette indices mean nothing to a reader: show the colours the file defines.
+        from pydicom.pixels import apply_color_lut
+
+        rgb = apply_color_lut(arr, ds)
+        top = float(rgb.max()) if rgb.size else 0.0
+        arr = (rgb / 257.0).round().astype(np.uint8) if top > 255 else rgb.astype(np.uint8)
+    return arr
+
+
+def _ensure_transfer_syntax(ds: pydicom.Dataset) -> None:
+    """Files without a meta header (old ACR-NEMA style) still say how they were parsed."""
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
+    meta = getattr(ds, "file_meta", None)
+    if meta is not None and meta.get("TransferSyntaxUID"):
+        return
+    if meta is None:
+        ds.file_meta = meta = FileMetaDataset()
+    if not ds.original_encoding[1]:
+        meta.TransferSyntaxUID = ExplicitVRBigEndian
+    elif ds.original_encoding[0]:
+        meta.TransferSyntaxUID = ImplicitVRLittleEndian
+    else:
+        meta.TransferSyntaxUID = ExplicitVRLittleEndian
 
 
 def _explain(exc: Exception, h: FrameHeader) -> str:

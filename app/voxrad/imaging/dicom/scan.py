@@ -81,8 +81,21 @@ def scan_sources(
     return out
 
 
-def dicomdir_sources(path: Path) -> list[Source]:
-    """Files that a DICOMDIR references, resolved against its folder.
+def is_dicomdir(path: Path) -> bool:
+    """True for a DICOMDIR media index, whatever the file is called."""
+    if path.name.upper() == "DICOMDIR":
+        return True
+    try:
+        with open(path, "rb") as fp:
+            head = fp.read(1024)
+    except OSError:
+        return False
+    # The meta header names the SOP class near the start: cheap to look for.
+    return head[128:132] == b"DICM" and DICOMDIR_SOP_CLASS.encode() in head
+
+
+def dicomdir_sources(path: Path) -> tuple[list[Source], list[SkippedFile]]:
+    """Files that a DICOMDIR references, resolved against its folder, and those missing.
 
     Reads the directory records directly (pydicom's FileSet stages into a temporary folder,
     which a read-only viewer has no need for). An unreadable DICOMDIR falls back to scanning
@@ -94,19 +107,26 @@ def dicomdir_sources(path: Path) -> list[Source]:
 
     root = path.parent
     try:
-        ds = dcmread(path)
+        ds = dcmread(path, force=True)
         records = ds.DirectoryRecordSequence
     except Exception as exc:
         logger.info("DICOMDIR unreadable, scanning its folder instead: %s", type(exc).__name__)
-        return [s for s in list_sources(root) if Path(s.name) != path]
+        return [s for s in list_sources(root) if Path(s.name) != path], []
     out: list[Source] = []
+    missing: list[SkippedFile] = []
     for record in records:
         file_id = record.get("ReferencedFileID")
         if not file_id:
             continue
         parts = [file_id] if isinstance(file_id, str) else list(file_id)
-        out.append(FileSource(str(_resolve_case(root, [str(p) for p in parts]))))
-    return out
+        resolved = _resolve_case(root, [str(p) for p in parts])
+        if resolved.is_file():
+            out.append(FileSource(str(resolved)))
+        else:
+            missing.append(SkippedFile(str(resolved), "listed in the DICOMDIR but not found"))
+    if not out and not missing:
+        missing.append(SkippedFile(str(path), "the DICOMDIR lists no image files"))
+    return out, missing
 
 
 def _resolve_case(root: Path, parts: list[str]) -> Path:
