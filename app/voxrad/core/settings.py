@@ -158,7 +158,7 @@ def _migrate(data: dict[str, Any]) -> dict[str, Any]:
     """Bring an older settings file up to :data:`SCHEMA_VERSION` (none older exists yet).
 
     A file from a newer VoxRad (after a downgrade) is read for the fields this version knows;
-    the others are ignored but kept in the file, which keeps its version number.
+    the others are ignored (and dropped if this version saves), and the version is kept.
     """
     version = data.get("schema_version", SCHEMA_VERSION)
     if not isinstance(version, int) or version < 1:
