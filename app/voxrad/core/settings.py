@@ -107,6 +107,33 @@ class CommandSettings(BaseModel):
     synonyms: dict[str, str] = Field(default_factory=dict)
 
 
+class VlmSettings(BaseModel):
+    """The vision-language model that answers questions."""
+
+    #: "llama-cpp" (default, GGUF), "transformers" (NF4 on a CUDA GPU) or "openai" (site server).
+    backend: str = "llama-cpp"
+    #: A catalog name (``voxrad models list``) or a path to a GGUF file.
+    model: str = "medgemma-1.5-4b-it"
+    #: GPU layers to offload: -1 sizes them from free GPU memory, 0 keeps the model on the CPU.
+    gpu_layers: int = Field(-1, ge=-1)
+    context_tokens: int = Field(8192, ge=512, le=131_072)
+    max_answer_tokens: int = Field(768, ge=16, le=8192)
+    #: 0 gives the most likely answer; self-consistency samples use ``sample_temperature``.
+    temperature: float = Field(0.0, ge=0.0, le=2.0)
+    sample_temperature: float = Field(0.7, ge=0.0, le=2.0)
+    #: Extra answers sampled to measure agreement (0 switches self-consistency off).
+    self_consistency_samples: int = Field(0, ge=0, le=10)
+    #: OpenAI-compatible server: base URL (".../v1"), served model name, API key variable.
+    server_url: str = ""
+    server_model: str = ""
+    #: The key itself (stored in the settings file), else read from the variable ``api_key_env``.
+    api_key: str = ""
+    api_key_env: str = "VOXRAD_VLM_API_KEY"
+    verify_tls: bool = True
+    connect_timeout_s: float = Field(10.0, gt=0.0, le=300.0)
+    read_timeout_s: float = Field(120.0, gt=0.0, le=3600.0)
+
+
 _file_values: ContextVar[dict[str, Any] | None] = ContextVar("_file_values", default=None)
 
 
@@ -141,6 +168,7 @@ class Settings(BaseSettings):
     audio: AudioSettings = AudioSettings()
     tts: TtsSettings = TtsSettings()
     commands: CommandSettings = CommandSettings()
+    vlm: VlmSettings = VlmSettings()
 
     @classmethod
     def settings_customise_sources(
