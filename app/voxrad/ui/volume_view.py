@@ -17,6 +17,9 @@ from voxrad.render.volume_scene import VolumeScene, find_volume_preset
 
 logger = logging.getLogger(__name__)
 
+_INTERACTIVE_FPS = 8.0
+_STILL_FPS = 0.0001  # VTK's default still rate: best quality
+
 
 class VolumeView(QVTKRenderWindowInteractor):
     """Volume rendering of the current series; the mapper follows the OpenGL found."""
@@ -66,6 +69,9 @@ class VolumeView(QVTKRenderWindowInteractor):
     def mousePressEvent(self, ev: QMouseEvent) -> None:  # noqa: N802 (Qt override)
         self.activated.emit(self)
         self._last = (ev.position().x(), ev.position().y())
+        # While rotating, ask the ray caster for interactive frame rates (it coarsens its
+        # sampling); full quality returns on release, so a drag never stalls the window.
+        self.GetRenderWindow().SetDesiredUpdateRate(_INTERACTIVE_FPS)
 
     def mouseMoveEvent(self, ev: QMouseEvent) -> None:  # noqa: N802 (Qt override)
         if self._last is None or self.scene is None:
@@ -78,6 +84,8 @@ class VolumeView(QVTKRenderWindowInteractor):
 
     def mouseReleaseEvent(self, ev: QMouseEvent) -> None:  # noqa: N802 (Qt override)
         self._last = None
+        self.GetRenderWindow().SetDesiredUpdateRate(_STILL_FPS)
+        self.refresh()
 
     def wheelEvent(self, ev: QWheelEvent) -> None:  # noqa: N802 (Qt override)
         if self.scene is None:
