@@ -272,3 +272,24 @@ def test_final_answer_marker_variants() -> None:
     assert (a.reasoning, a.answer) == ("thinking", "No.")
     b = parse_answer("Step 1\n## Final answer - Yes", family="medgemma", image_size=(9, 9))
     assert (b.reasoning, b.answer) == ("Step 1", "Yes")
+
+
+def test_several_boxes_under_one_label() -> None:
+    boxes = "[[0, 0, 100, 100], [500, 500, 600, 700]]"
+    text = f'Final Answer: nodules\n[{{"box_2d": {boxes}, "label": "n"}}]'
+    a = parse_answer(text, family="medgemma", image_size=(1000, 1000))
+    assert [f.box.as_tuple() for f in a.findings if f.box] == [
+        (0.0, 0.0, 100.0, 100.0),
+        (500.0, 500.0, 700.0, 600.0),
+    ]
+
+
+def test_json_only_replies_keep_their_answer() -> None:
+    a = parse_answer('{"answer": "No", "confidence": 0.9}', family="llava-med", image_size=(9, 9))
+    assert (a.answer, a.stated_confidence, a.warnings) == ("No", 0.9, ())
+    b = parse_answer(
+        '{"answer": "Yes", "bbox_2d": [0, 0, 500, 500], "label": "x"}',
+        family="qwen2-vl",
+        image_size=(100, 100),
+    )
+    assert b.answer == "Yes" and only_box(b) == (0.0, 0.0, 50.0, 50.0)

@@ -54,6 +54,18 @@ def test_find_json_values_skips_prose_lists() -> None:
         "a" * 20000,
         "confidence " * 3000,
         "<ref>a</ref><box>[[1,2,3,4]]" * 800,
+        "<ref>a</ref> " * 3000,
+        "<|object_ref_start|>a<|object_ref_end|> " * 2000 + "<|box_start|>",
+        # Long runs of one character after a keyword: where unbounded "\\s*" patterns go
+        # quadratic.
+        "confidence" + " " * 20000 + "x",
+        "x" + " " * 20000 + "y",
+        "final" + "\t" * 20000,
+        "**" * 10000,
+        "[ " * 10000,
+        "box: [" * 5000,
+        "\n" * 20000 + "a",
+        "confidence is of about " * 1000,
     ],
 )
 @pytest.mark.parametrize("family", ["medgemma", "qwen2-vl", "florence2", "medrega"])

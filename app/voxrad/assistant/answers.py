@@ -14,16 +14,13 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
 
+from voxrad.assistant.boxsyntax import SPECIAL_TOKENS, RawBox, extract_boxes, probability
 from voxrad.assistant.families import FamilyFormat, family_format, smart_resize
-from voxrad.assistant.jsonrepair import fenced_blocks, find_json_values
+from voxrad.assistant.jsonrepair import loads_lenient
 from voxrad.assistant.statements import (
     CONFIDENCE_LINE,
     CONFIDENCE_SENTENCE,
-    number_to_probability,
     split_reasoning,
     stated_confidence,
 )
@@ -32,26 +29,6 @@ from voxrad.core.conversation import Answer, Box, Finding
 logger = logging.getLogger(__name__)
 
 PARSER_FAILED = "VoxRad could not read this answer's format; the raw reply is shown instead."
-_BOX_KEYS = ("bbox_2d", "box_2d", "bbox", "box")
-_NUM = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
-_REF_BOX = re.compile(r"(?:<ref>(.*?)</ref>\s*)?<box>(.*?)(?:</box>|\Z)", re.DOTALL)
-_QWEN2_TOKENS = re.compile(
-    r"(?:<\|object_ref_start\|>(.*?)<\|object_ref_end\|>\s*)?<\|box_start\|>(.*?)(?:<\|box_end\|>|\Z)",
-    re.DOTALL,
-)
-_LOC_RUN = re.compile(r"(?:<loc_\d+>)+")
-_LOC = re.compile(r"<loc_(\d+)>")
-_SPECIAL = re.compile(r"<\|[a-z_]+\|>|</?s>|<end_of_turn>|<eos>|<pad>")
-
-
-@dataclass
-class _Raw:
-    """A box as the model wrote it, before conversion."""
-
-    label: str
-    values: list[float]
-    confidence: float | None = None
-    image_index: int | None = None
 
 
 def parse_answer(
@@ -115,12 +92,12 @@ def _parse(
     if split.truncated:
         warnings.append("The answer was cut off while the model was still reasoning.")
     answer_text = split.answer
-    raws: list[_Raw] = []
+    raws: list[RawBox] = []
     stated_json: float | None = None
     if fam is not None and fam.box_syntax != "none":
-        answer_text, raws, stated_json, fmt_warnings = _extract(answer_text, fam)
+        answer_text, raws, stated_json, fmt_warnings = extract_boxes(answer_text, fam)
         if not raws and split.reasoning:
-            _, raws, _, _ = _extract(split.reasoning, fam)
+            _, raws, _, _ = extract_boxes(split.reasoning, fam)
             if raws:
                 warnings.append("Boxes appeared only in the model's reasoning, not its answer.")
         warnings.extend(fmt_warnings)
@@ -139,6 +116,9 @@ def _parse(
     if stated is None:
         stated = stated_confidence(split.reasoning)
     answer = _clean_answer(answer_text)
+    if answer.startswith("{"):
+        answer, from_json = _answer_from_json(answer)
+        stated = from_json if stated is None else stated
     if not text.strip():
         warnings.append("The model returned an empty reply.")
     elif not answer and not findings:
@@ -154,6 +134,17 @@ def _parse(
         family=fam.name if fam is not None else str(family),
         raw_text=text,
     )
+
+
+def _answer_from_json(text: str) -> tuple[str, float | None]:
+    """A reply that is only ``{"answer": ..., "confidence": ...}``: its answer and confidence."""
+    block = loads_lenient(text)
+    if block is None or not isinstance(block.value, dict) or text[block.end :].strip():
+        return text, None
+    for key in ("answer", "final_answer", "Answer"):
+        if isinstance(block.value.get(key), str | int | float):
+            return str(block.value[key]).strip(), probability(block.value.get("confidence"))
+    return text, None
 
 
 def _valid_size(size: object) -> tuple[float, float] | None:
@@ -189,179 +180,9 @@ def _absolute_scale(
     return size[0] / model[0], size[1] / model[1]
 
 
-# -- extraction per syntax --------------------------------------------------------------------
-def _extract(text: str, fam: FamilyFormat) -> tuple[str, list[_Raw], float | None, list[str]]:
-    """Boxes in ``text`` and the text with them removed."""
-    if fam.box_syntax == "json":
-        rest, raws, stated, warns = _extract_json(text, fam)
-        if fam.name == "qwen2-vl" and "<|box_start|>" in rest:
-            rest, more, more_warns = _extract_tagged(rest, _QWEN2_TOKENS, "Qwen2-VL box")
-            raws += more
-            warns += more_warns
-        return rest, raws, stated, warns
-    if fam.box_syntax == "ref-box":
-        rest, raws, warns = _extract_tagged(text, _REF_BOX, "<box>")
-        return rest, raws, None, warns
-    rest, raws, warns = _extract_loc(text)
-    return rest, raws, None, warns
-
-
-def _extract_json(text: str, fam: FamilyFormat) -> tuple[str, list[_Raw], float | None, list[str]]:
-    warnings: list[str] = []
-    raws: list[_Raw] = []
-    stated: float | None = None
-    spans: list[tuple[int, int]] = []
-    keys = tuple(f'"{k}"' for k in _BOX_KEYS) + tuple(f"'{k}'" for k in _BOX_KEYS)
-    for block in find_json_values(text, must_contain=keys):
-        spans.append((block.start, block.end))
-        if block.truncated:
-            warnings.append("The model's box list was cut off; only complete boxes are shown.")
-        elif block.repaired:
-            warnings.append("The model's box list was malformed and was repaired; check the boxes.")
-        for obj in _box_objects(block.value):
-            raw = _raw_from_object(obj, warnings)
-            if raw is not None:
-                raws.append(raw)
-        if isinstance(block.value, dict) and stated is None:
-            stated = _probability(block.value.get("confidence"))
-    if not spans and any(k in text for k in keys):
-        raws = list(_regex_boxes(text))
-        warnings.append("The model's box list could not be read as JSON; boxes were recovered.")
-        first = min(text.find(k) for k in keys if k in text)
-        opening = max(text.rfind("[", 0, first), text.rfind("{", 0, first))
-        closing = max(text.rfind("]"), text.rfind("}"))
-        if 0 <= opening < closing:
-            spans.append((opening, closing + 1))
-    rest = _remove_spans(text, spans)
-    # Fences that held the boxes are now empty ``` pairs; drop them and stray language tags.
-    for start, end, body in reversed(fenced_blocks(rest)):
-        if not body.strip() or body.strip().lower() in ("json",):
-            rest = rest[:start] + rest[end:]
-    return rest, raws, stated, warnings
-
-
-def _box_objects(value: Any, depth: int = 0) -> Iterator[dict[str, Any]]:
-    """Dicts carrying a box, anywhere in a parsed JSON value."""
-    if depth > 6:
-        return
-    if isinstance(value, dict):
-        if any(k in value for k in _BOX_KEYS):
-            yield value
-            return
-        for item in value.values():
-            yield from _box_objects(item, depth + 1)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _box_objects(item, depth + 1)
-
-
-def _raw_from_object(obj: dict[str, Any], warnings: list[str]) -> _Raw | None:
-    box = next(obj[k] for k in _BOX_KEYS if k in obj)
-    values = _numbers(box)
-    label = obj.get("label", obj.get("name", obj.get("finding", "")))
-    label = str(label).strip() if label is not None else ""
-    if len(values) != 4:
-        warnings.append("A box did not have four coordinates and was ignored.")
-        return None
-    image = obj.get("image", obj.get("image_index"))
-    index = int(image) - 1 if isinstance(image, int | float) and math.isfinite(image) else None
-    confidence = _probability(obj.get("confidence", obj.get("score")))
-    return _Raw(
-        label or "finding", values, confidence, index if index is None or index >= 0 else None
-    )
-
-
-def _numbers(value: Any) -> list[float]:
-    """Flatten ``[x0, y0, x1, y1]``, ``[[x0, y0], [x1, y1]]`` or numeric strings to floats."""
-    if isinstance(value, bool):
-        return []
-    if isinstance(value, int | float):
-        return [float(value)]
-    if isinstance(value, str):
-        return [float(m) for m in _NUM.findall(value)]
-    if isinstance(value, list | tuple):
-        return [n for item in value for n in _numbers(item)]
-    if isinstance(value, dict):
-        keys = ("x1", "y1", "x2", "y2") if "x2" in value else ("x0", "y0", "x1", "y1")
-        return [n for k in keys if k in value for n in _numbers(value[k])]
-    return []
-
-
-def _probability(value: Any) -> float | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int | float) and math.isfinite(value):
-        return number_to_probability(float(value))
-    if isinstance(value, str):
-        found = stated_confidence(f"confidence: {value}")
-        return found
-    return None
-
-
-def _regex_boxes(text: str) -> Iterator[_Raw]:
-    """Last resort for JSON too broken to load: each box key with the four numbers after it."""
-    pattern = re.compile(
-        r"[\"']?(?:bbox_2d|box_2d|bbox|box)[\"']?\s*[:=]\s*\[([^\]]*)\]"
-        r"(?:[^{}\[\]]*?[\"']label[\"']\s*:\s*[\"']([^\"']*)[\"'])?"
-    )
-    for match in pattern.finditer(text):
-        values = [float(v) for v in _NUM.findall(match.group(1))]
-        if len(values) == 4:
-            yield _Raw((match.group(2) or "finding").strip() or "finding", values)
-
-
-def _extract_tagged(
-    text: str, pattern: re.Pattern[str], what: str
-) -> tuple[str, list[_Raw], list[str]]:
-    """``<ref>label</ref><box>[[...]]</box>`` and Qwen2-VL's box tokens: one finding per box."""
-    warnings: list[str] = []
-    raws: list[_Raw] = []
-    pieces: list[str] = []
-    last = 0
-    for match in pattern.finditer(text):
-        label = (match.group(1) or "").strip()
-        numbers = [float(v) for v in _NUM.findall(match.group(2))]
-        closed = match.group(0).rstrip().endswith(("</box>", "<|box_end|>"))
-        usable = len(numbers) - len(numbers) % 4
-        if usable < len(numbers) or not closed:
-            warnings.append(f"A {what} was incomplete; only whole boxes are shown.")
-        for i in range(0, usable, 4):
-            raws.append(_Raw(label or "finding", numbers[i : i + 4]))
-        pieces.append(text[last : match.start()])
-        pieces.append(label)
-        last = match.end()
-    pieces.append(text[last:])
-    return "".join(pieces), raws, warnings
-
-
-def _extract_loc(text: str) -> tuple[str, list[_Raw], list[str]]:
-    """Florence-2: ``label<loc_x0><loc_y0><loc_x1><loc_y1>`` repeated.
-
-    A label is the text since the previous run of locations (one linear pass: a reply with no
-    locations at all costs nothing).
-    """
-    warnings: list[str] = []
-    raws: list[_Raw] = []
-    labels: list[str] = []
-    last = 0
-    for match in _LOC_RUN.finditer(text):
-        label = _SPECIAL.sub("", text[last : match.start()]).strip()
-        values = [float(v) for v in _LOC.findall(match.group(0))]
-        if len(values) % 4:
-            warnings.append("A Florence-2 location was incomplete; only whole boxes are shown.")
-        for i in range(0, len(values) - len(values) % 4, 4):
-            raws.append(_Raw(label or "finding", values[i : i + 4]))
-        if label:
-            labels.append(label)
-        last = match.end()
-    if last == 0:
-        return text, raws, warnings
-    return ", ".join(dict.fromkeys(labels)) + text[last:], raws, warnings
-
-
 # -- conversion -------------------------------------------------------------------------------
 def _to_finding(
-    raw: _Raw,
+    raw: RawBox,
     fam: FamilyFormat,
     size: tuple[float, float],
     absolute_scale: tuple[float, float],
@@ -404,22 +225,16 @@ def _to_finding(
     return Finding(raw.label, box, raw.confidence, image_index=raw.image_index)
 
 
-def _remove_spans(text: str, spans: list[tuple[int, int]]) -> str:
-    out = text
-    for start, end in sorted(spans, reverse=True):
-        out = out[:start] + out[end:]
-    return out
-
-
 def _clean_answer(text: str) -> str:
     """The answer as a clinician reads or hears it: no tokens, fences or confidence lines."""
-    out = _SPECIAL.sub("", text)
+    out = SPECIAL_TOKENS.sub("", text)
     out = CONFIDENCE_LINE.sub("", out)
     out = CONFIDENCE_SENTENCE.sub("", out)
     # Fences left empty, or holding only an empty list ("no findings"), say nothing.
-    out = re.sub(r"```[A-Za-z0-9_-]*[\s\[\]{},]*(?:```|\Z)", "", out)
+    out = re.sub(r"```[A-Za-z0-9_-]{0,16}[\s\[\]{},]{0,64}(?:```|\Z)", "", out)
     # Brackets left behind by a box list that was only partly readable.
-    out = re.sub(r"(?<!\w)[\[\]{}][\[\]{},\s]*[\[\]{}](?!\w)", "", out)
-    out = re.sub(r"[ \t]+\n", "\n", out)
+    out = re.sub(r"(?<!\w)[\[\]{}](?:[\s,]{0,8}[\[\]{}])+(?!\w)", "", out)
+    # Per line, not a "[ \t]+\n" pattern: that one is quadratic on long runs of spaces.
+    out = "\n".join(line.rstrip() for line in out.split("\n"))
     out = re.sub(r"\n{3,}", "\n\n", out)
     return out.strip().strip("*").strip()

@@ -35,7 +35,7 @@ CLUSTER_IOU = 0.5
 _ARTICLES = re.compile(r"\b(?:a|an|the)\b")
 _YES = ("yes", "yeah", "present", "true", "positive")
 _NO = ("no", "none", "absent", "false", "negative", "not")
-_BOX_LIST = re.compile(r"```|\[\s*\{|<ref>|<box>|<loc_|\n\s*confidence", re.IGNORECASE)
+_BOX_LIST = re.compile(r"```|\[\s{0,8}\{|<ref>|<box>|<loc_|\n[ \t]{0,8}confidence", re.IGNORECASE)
 
 
 def from_logprobs(

@@ -13,7 +13,8 @@ _THINK_OPEN = re.compile(r"<think>|<unused94>(?:thought)?", re.IGNORECASE)
 _THINK_CLOSE = re.compile(r"</think>|<unused95>", re.IGNORECASE)
 # "Final Answer:", "**Final Answer:**", "## Final answer -", "FINAL ANSWER：".
 _FINAL = re.compile(
-    r"(?:\*\*|#{1,6}[ \t]*)?\bfinal[ \t]+answer\b[ \t]*(?:\*\*)?[ \t]*[:：\-–][ \t]*(?:\*\*)?",
+    r"(?:\*\*|#{1,6}[ \t]{0,4})?\bfinal[ \t]{1,4}answer\b[ \t]{0,4}(?:\*\*)?[ \t]{0,4}[:：\-–]"
+    r"[ \t]{0,4}(?:\*\*)?",
     re.IGNORECASE,
 )
 
@@ -69,12 +70,16 @@ _NUMBER = r"(\d{1,3}(?:\.\d+)?)"
 _NUMERIC = (
     # "confidence: 70%", "Confidence level = 0.7", "confidence (7/10)", "confidence of about 80 %"
     re.compile(
-        r"\bconfidence(?:[ \t]+(?:level|score))?[\s*:=\-(~]*(?:is|of|about|around|approximately|"
-        r"roughly)?[\s:~]*" + _NUMBER + r"[ \t]*(%|percent|/[ \t]*100|/[ \t]*10)?",
+        r"\bconfidence(?:[ \t]{1,4}(?:level|score))?[\s*:=\-(~]{0,8}(?:(?:is|of|about|around|"
+        r"approximately|roughly)[ \t:~]{1,4}){0,2}"
+        + _NUMBER
+        + r"[ \t]{0,4}(%|percent|/[ \t]{0,4}100|/[ \t]{0,4}10)?",
         re.IGNORECASE,
     ),
     # "I am 80% confident", "80 % certain", "90% sure"
-    re.compile(_NUMBER + r"[ \t]*(%|percent)[ \t]+(?:confident|certain|sure)", re.IGNORECASE),
+    re.compile(
+        _NUMBER + r"[ \t]{0,4}(%|percent)[ \t]{1,4}(?:confident|certain|sure)", re.IGNORECASE
+    ),
 )
 _VERBAL: tuple[tuple[re.Pattern[str], float], ...] = tuple(
     (re.compile(p, re.IGNORECASE), v)
@@ -85,7 +90,11 @@ _VERBAL: tuple[tuple[re.Pattern[str], float], ...] = tuple(
             r"(?:confident|certain|sure)\b",
             0.3,
         ),
-        (r"\blow[ \t]+confidence\b|\bconfidence(?:[ \t]+level)?[\s:=\-]*(?:is[ \t]+)?low\b", 0.3),
+        (
+            r"\blow[ \t]+confidence\b|"
+            r"\bconfidence(?:[ \t]+level)?[\s:=\-]{0,8}(?:is[ \t]{1,4})?low\b",
+            0.3,
+        ),
         (
             r"\b(?:uncertain|unsure|unclear whether|cannot be certain|"
             r"difficult to (?:say|determine))\b",
@@ -93,14 +102,15 @@ _VERBAL: tuple[tuple[re.Pattern[str], float], ...] = tuple(
         ),
         (r"\b(?:somewhat|slightly|partially|moderately)[ \t]+(?:confident|certain|sure)\b", 0.55),
         (
-            r"\b(?:moderate|medium)[ \t]+confidence\b|\bconfidence(?:[ \t]+level)?[\s:=\-]*"
-            r"(?:is[ \t]+)?(?:moderate|medium)\b",
+            r"\b(?:moderate|medium)[ \t]+confidence\b|\bconfidence(?:[ \t]+level)?[\s:=\-]{0,8}"
+            r"(?:is[ \t]{1,4})?(?:moderate|medium)\b",
             0.6,
         ),
         (r"\b(?:fairly|reasonably|quite|pretty)[ \t]+(?:confident|certain|sure)\b", 0.7),
         (r"\b(?:very|highly|extremely)[ \t]+(?:confident|certain|sure)\b", 0.9),
         (
-            r"\bhigh[ \t]+confidence\b|\bconfidence(?:[ \t]+level)?[\s:=\-]*(?:is[ \t]+)?high\b",
+            r"\bhigh[ \t]+confidence\b|"
+            r"\bconfidence(?:[ \t]+level)?[\s:=\-]{0,8}(?:is[ \t]{1,4})?high\b",
             0.85,
         ),
         (r"\b(?:i am|i'm)[ \t]+(?:confident|certain|sure)\b", 0.8),
@@ -109,8 +119,8 @@ _VERBAL: tuple[tuple[re.Pattern[str], float], ...] = tuple(
 #: A confidence statement from its label to the end of the line ("... Confidence: 70%"): removed
 #: from the spoken answer (the number is kept as the stated confidence).
 CONFIDENCE_LINE = re.compile(
-    r"[ \t>*_(-]*(?:\*\*)?(?:stated[ \t]+)?confidence(?:[ \t]+(?:level|score))?(?:\*\*)?[ \t]*"
-    r"[:=][^\n]*$",
+    r"[ \t]{0,8}[>*_(\-]{0,4}(?:stated[ \t]{1,4})?\bconfidence(?:[ \t]{1,4}(?:level|score))?"
+    r"(?:\*\*)?[ \t]{0,8}[:=][^\n]*$",
     re.IGNORECASE | re.MULTILINE,
 )
 
