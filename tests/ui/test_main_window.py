@@ -82,6 +82,10 @@ def test_demo_ct_loads_middle_slice_first_and_shows_2d_mpr_3d(
     shot = QApplication.primaryScreen().grabWindow(0).copy(window.frameGeometry())
     assert shot.save(str(artifacts_dir / "viewer-mpr-3d.png"))
     assert not window.banner.isVisible()  # the sample has no geometry warnings
+    # Number key 1 is the file's own window; the standard CT table follows.
+    keyed = {a.shortcut().toString(): a.text() for n, a in window.actions_by_name.items()
+             if n.startswith("preset_")}  # type: ignore[attr-defined]  # fmt: skip
+    assert "(from file)" in keyed["1"] and any("Lung" in t for t in keyed.values())
 
 
 def test_box_drag_yields_image_and_patient_coordinates(window: MainWindow, qtbot: object) -> None:
@@ -157,7 +161,7 @@ def test_keys_presets_invert_and_series_warnings(window: MainWindow, qtbot: obje
     assert view.scene.slice_index == before + 1
     # Xvfb has no window manager to activate the window, so Qt routes no shortcut there:
     # check the binding and trigger the action as the shortcut would.
-    lung = window.actions_by_name["window_lung"]
+    lung = window.actions_by_name["preset_lung"]
     assert lung.shortcut().toString() == "1"  # type: ignore[attr-defined]
     lung.trigger()  # type: ignore[attr-defined]
     assert (view.scene.center, view.scene.width) == (-600.0, 1500.0)
@@ -198,3 +202,16 @@ def test_single_image_uses_the_2d_view_only(window: MainWindow) -> None:
     assert area.active == "axial"
     assert area.views["axial"].isVisible() and not area.views["coronal"].isVisible()
     assert area.views["axial"].scene.axes.name == "acquired"
+
+
+def test_focus_overlay_highlights_and_brings_views_to_it(window: MainWindow) -> None:
+    volume = Volume(np.zeros((20, 30, 40), np.int16), (2.0, 1.0, 1.0), direction=AXIAL)
+    area = window.view_area
+    area.set_volume(volume)
+    area.layer.add(OverlayBox("f7", 13, 10, 4, 21, 11, "finding 7"))
+    area.focus_overlay("f7")
+    assert area.layer.highlighted == "f7"
+    assert area.views["axial"].scene.slice_index == 13
+    assert area.views["coronal"].scene.slice_index == 7  # rows 4..10: centre 7
+    assert area.views["sagittal"].scene.slice_index == 15  # columns 10..20: centre 15
+    assert area.views["axial"].scene.overlays.visible_ids == ["f7"]

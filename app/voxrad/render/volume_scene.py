@@ -160,6 +160,7 @@ class VolumeScene:
         camera.SetPosition(*towards)
         camera.SetViewUp(*up)
         self.renderer.ResetCamera()
+        camera.Zoom(1.4)  # ResetCamera fits the bounding sphere, leaving wide margins
 
     def rotate(self, azimuth: float, elevation: float) -> None:
         """Turn the camera about the volume (degrees)."""

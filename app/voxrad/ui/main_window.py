@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from voxrad import __version__
 from voxrad.core.volume import Volume
+from voxrad.core.windowing import CT_PRESETS
 from voxrad.ui.menus import build_menus
 from voxrad.ui.recent import add_recent, load_recent
 from voxrad.ui.view_area import ViewArea
@@ -223,6 +224,8 @@ class MainWindow(QMainWindow):
         self.series_list.setCurrentRow(number)
         self.view_area.views["axial"].scene.label = ""
         self.view_area.set_volume(volume)
+        fill_presets = self.actions_by_name["fill_presets"]
+        fill_presets(volume.presets() or CT_PRESETS)  # type: ignore[operator]
         for view in self.view_area.views.values():
             view.scene.label = view.plane.capitalize()
         self.view_area.render_all()

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 
-from voxrad.core.windowing import CT_PRESETS
+from voxrad.core.errors import VoxRadError
+from voxrad.core.windowing import CT_PRESETS, WindowPreset
 from voxrad.render.volume_scene import VOLUME_PRESETS
 from voxrad.ui.slice_view import TOOLS
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from voxrad.ui.main_window import MainWindow
@@ -34,7 +38,7 @@ def build_menus(win: MainWindow) -> dict[str, object]:
         action = QAction(text, win)
         if key:
             action.setShortcut(QKeySequence(key))
-        action.triggered.connect(lambda _=False: slot())
+        action.triggered.connect(lambda _=False: guarded(win, text, slot))
         menu.addAction(action)
         win.addAction(action)  # shortcuts then work wherever focus is in the window
         actions[name] = action
@@ -85,11 +89,25 @@ def build_menus(win: MainWindow) -> dict[str, object]:
     add(view_menu, "invert", "&Invert", on_slice(_toggle_invert), "I")
 
     window_menu = bar.addMenu("&Window")
+    actions["window_menu"] = window_menu
     add(window_menu, "window_default", "Default window", on_slice(_default_window), "0")
-    for n, preset in enumerate(CT_PRESETS[:9], start=1):
-        add(window_menu, f"window_{preset.name}",
-            f"{preset.name.capitalize()}  (W {preset.width:g} / L {preset.center:g})",
-            on_slice(lambda v, p=preset: v.set_window(p.center, p.width)), str(n))  # fmt: skip
+    window_menu.addSeparator()
+
+    def fill_presets(presets: tuple[WindowPreset, ...]) -> None:
+        """Number keys 1-9: the file's own windows first, then the standard CT table."""
+        for name in [n for n in actions if n.startswith("preset_")]:
+            old = actions.pop(name)
+            window_menu.removeAction(old)  # type: ignore[arg-type]
+            win.removeAction(old)  # type: ignore[arg-type]
+            old.deleteLater()  # type: ignore[attr-defined]
+        for n, preset in enumerate(presets[:9], start=1):
+            origin = " (from file)" if preset.source == "dicom" else ""
+            add(window_menu, f"preset_{preset.name.lower()}",
+                f"{preset.name.capitalize()}{origin}  (W {preset.width:g} / L {preset.center:g})",
+                on_slice(lambda v, p=preset: v.set_window(p.center, p.width)), str(n))  # fmt: skip
+
+    fill_presets(CT_PRESETS)
+    actions["fill_presets"] = fill_presets
 
     tools_menu = bar.addMenu("&Tools")
     group = QActionGroup(win)
@@ -110,6 +128,20 @@ def build_menus(win: MainWindow) -> dict[str, object]:
     help_menu = bar.addMenu("&Help")
     add(help_menu, "about", "About VoxRad", lambda: _about(win))
     return actions
+
+
+def guarded(win, what: str, slot: Callable[[], object]) -> None:  # type: ignore[no-untyped-def]
+    """Run a user action; a failure is logged and reported, and the window stays alive."""
+    try:
+        slot()
+    except VoxRadError as exc:
+        win.statusBar().showMessage(exc.user_message(), 10_000)
+    except Exception as exc:
+        logger.exception("action %r failed", what)
+        win.statusBar().showMessage(
+            f"{what.replace('&', '')} failed ({type(exc).__name__}); details are in the log.",
+            10_000,
+        )
 
 
 def _reset(area):  # type: ignore[no-untyped-def]

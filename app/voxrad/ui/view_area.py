@@ -14,7 +14,7 @@ import numpy as np
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QGridLayout, QWidget
 
-from voxrad.core.overlay import OverlayLayer
+from voxrad.core.overlay import OverlayBox, OverlayLayer
 from voxrad.core.volume import Volume
 from voxrad.render.capture import save_png
 from voxrad.render.image_data import volume_to_image_data
@@ -183,13 +183,13 @@ class ViewArea(QWidget):
     def _activated(self, view: SliceView) -> None:
         self._set_active(view.plane)
 
-    def _cursor_moved(self, kji: np.ndarray) -> None:
-        """Linked crosshair: every other plane goes to the clicked point."""
+    def _cursor_moved(self, kji: np.ndarray, *, move_all: bool = False) -> None:
+        """Linked crosshair: every other plane (or every plane) goes to the point."""
         for view in self.views.values():
             if view.scene.volume is None:
                 continue
             view.scene.set_crosshair(kji)
-            if view.scene.axes.name != self.active:
+            if move_all or view.scene.axes.name != self.active:
                 view.go_to(round(float(np.asarray(kji)[::-1][view.scene.axes.normal])))
             view.refresh()
 
@@ -212,6 +212,20 @@ class ViewArea(QWidget):
             view.set_measure_shapes(shapes)
             view.refresh()
         self.measurements_changed.emit()
+
+    def focus_overlay(self, item_id: str | None) -> None:
+        """Highlight one overlay item (the conversation panel's "show me") and bring every
+        view to it; ``None`` clears the highlight."""
+        self.layer.highlight(item_id)
+        item = self.layer.get(item_id) if item_id is not None else None
+        if item is not None and self.volume is not None:
+            if isinstance(item, OverlayBox):
+                (ia, ib), (ja, jb), _ = item.index_extent()
+                kji = np.array([item.k, (ja + jb) / 2.0, (ia + ib) / 2.0])
+            else:
+                kji = np.array([item.k, item.row, item.col], dtype=float)
+            self._cursor_moved(kji, move_all=True)
+        self.render_all()
 
     # -- tools ---------------------------------------------------------------------------------
     def set_tool(self, tool: str) -> None:
