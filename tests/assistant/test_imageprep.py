@@ -199,6 +199,7 @@ def test_volume_question_slices_rows_columns_and_mm() -> None:
     for image in prepared.images:
         k = image.slice_index
         # Rows are 0.8 mm, columns 0.6 mm: rows are stretched by 4/3 before fitting.
+        assert image.transform.steps[0].name == "square-pixels"
         assert image.transform.steps[0].sy == pytest.approx(40 / 30)
         found = image.transform.box_to_image(bright_extent(image.pixels))
         assert_box_close(found, markers[k], 1.0)

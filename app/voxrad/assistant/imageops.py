@@ -132,11 +132,11 @@ def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 def resize_step(
-    image: np.ndarray, transform: Transform, size: tuple[int, int]
+    image: np.ndarray, transform: Transform, size: tuple[int, int], name: str = "resize"
 ) -> tuple[np.ndarray, Transform]:
     w, h = _size(image)
     out = resize(image, size)
-    return out, transform.then(Step("resize", size[0] / w, size[1] / h), (size[0], size[1]))
+    return out, transform.then(Step(name, size[0] / w, size[1] / h), (size[0], size[1]))
 
 
 def crop_step(

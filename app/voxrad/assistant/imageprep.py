@@ -157,7 +157,7 @@ def _square_pixels(
     if not volume.spacing_calibrated or abs(row_mm / col_mm - 1.0) < 0.01:
         return image, transform
     h = max(1, round(image.shape[0] * row_mm / col_mm))
-    return resize_step(image, transform, (image.shape[1], h))
+    return resize_step(image, transform, (image.shape[1], h), name="square-pixels")
 
 
 def _slice_input(
