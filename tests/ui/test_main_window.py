@@ -215,3 +215,54 @@ def test_focus_overlay_highlights_and_brings_views_to_it(window: MainWindow) -> 
     assert area.views["coronal"].scene.slice_index == 7  # rows 4..10: centre 7
     assert area.views["sagittal"].scene.slice_index == 15  # columns 10..20: centre 15
     assert area.views["axial"].scene.overlays.visible_ids == ["f7"]
+    # Projected on the MPR planes through it: the box's cut through one acquired slice.
+    assert area.views["coronal"].scene.overlays.visible_ids == ["f7"]
+    assert area.views["sagittal"].scene.overlays.visible_ids == ["f7"]
+    area.views["coronal"].go_to(12)
+    assert area.views["coronal"].scene.overlays.visible_ids == []
+
+
+def test_real_tilted_head_ct_shows_its_warnings(
+    window: MainWindow, qtbot: object, shared_data: Path
+) -> None:
+    with qtbot.waitSignal(window.volume_loaded, timeout=60_000):  # type: ignore[attr-defined]
+        window.open_path(shared_data / "ct-head-tilt-28")
+    assert window.banner.isVisible()
+    text = window.banner.text()
+    assert "Gantry tilt" in text and "interpolated" in text
+    assert window.series_list.item(0).text().startswith("\u26a0")
+
+
+def test_real_radiograph_png_opens_in_the_2d_view(
+    window: MainWindow, qtbot: object, shared_data: Path
+) -> None:
+    png = shared_data / "cxr" / "nih-00000001_000-cardiomegaly.png"
+    with qtbot.waitSignal(window.volume_loaded, timeout=60_000) as blocker:  # type: ignore[attr-defined]
+        window.open_path(png)
+    assert blocker.args[0].is_single_image
+    area = window.view_area
+    area.set_layout("2x2")
+    assert area.views["axial"].isVisible() and not area.views["coronal"].isVisible()
+    assert area.volume_view is None  # no 3-D for a radiograph
+    assert _not_blank(capture_rgb(area.views["axial"].GetRenderWindow()))
+
+
+def test_freehand_outline_region(window: MainWindow, qtbot: object) -> None:
+    window.view_area.set_volume(box_volume())
+    window.actions_by_name["tool_outline"].trigger()  # type: ignore[attr-defined]
+    view = window.view_area.views["axial"]
+    corners = [(2, 20.0, 30.0), (2, 20.0, 60.0), (2, 40.0, 60.0), (2, 40.0, 30.0)]
+    points = [view.qt_point(view.scene.index_to_display(c)) for c in corners]
+    with qtbot.waitSignal(window.region_picked, timeout=5000) as blocker:  # type: ignore[attr-defined]
+        QTest.mousePress(
+            view, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, QPoint(*points[0])
+        )
+        for p in points[1:]:
+            QTest.mouseMove(view, QPoint(*p))
+        QTest.mouseRelease(
+            view, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, QPoint(*points[-1])
+        )
+    region = blocker.args[0]
+    assert region.kind == "outline" and len(region.index) >= 4
+    np.testing.assert_allclose(region.index[:, 1:].min(axis=0), (20.0, 30.0), atol=0.6)
+    np.testing.assert_allclose(region.index[:, 1:].max(axis=0), (40.0, 60.0), atol=0.6)
