@@ -154,3 +154,35 @@ def test_bright_square_on_real_images(shared_data: Path, name: str, family: str)
     scale = min(b.transform.affine[:2])
     back = b.transform.box_to_image(found)
     assert back.as_tuple() == pytest.approx(square.as_tuple(), abs=1.0 / min(scale, 1.0))
+
+
+def test_real_ct_three_windows_on_each_sampled_slice(shared_data: Path) -> None:
+    """MedGemma's CT encoding on the real 134-slice CT: each image is its own slice, windowed
+    R = -1024..1024, G = -135..215, B = 0..80 HU, and a box on image 5 lands on slice 72 in mm."""
+    from voxrad.assistant.imageops import resize
+    from voxrad.imaging.registry import open_study
+
+    ct = open_study(shared_data / "ct-abdomen-134").find().load_volume()
+    assert (ct.modality, ct.units, ct.shape) == ("CT", "HU", (134, 512, 512))
+    question = Question("Is there a mass?", slice_index=70, scope="volume")
+    prepared = prepare_question(ct, question, "medgemma", max_images=5)
+    assert [i.slice_index for i in prepared.images] == [68, 69, 70, 71, 72]
+    for image in prepared.images:
+        hu = ct.voxels[image.slice_index].astype(np.float64)
+        channels = [
+            np.rint(np.clip((hu - lo) / (hi - lo), 0.0, 1.0) * 255.0)
+            for lo, hi in ((-1024.0, 1024.0), (-135.0, 215.0), (0.0, 80.0))
+        ]
+        expected = resize(np.stack(channels, axis=2).astype(np.uint8), (896, 896))
+        assert np.abs(image.pixels.astype(int) - expected.astype(int)).max() <= 1
+    text = 'Final Answer: no\n[{"box_2d": [400, 400, 600, 600], "label": "x", "image": 5}]'
+    answer = locate_findings(parse_answer(text, family="medgemma", image_size=(896, 896)), prepared)
+    finding = answer.findings[0]
+    assert finding.slice_index == 72 and finding.box is not None
+    assert finding.box.as_tuple() == pytest.approx((204.8, 204.8, 307.2, 307.2))
+    centre = finding.to_dict(ct)["center_lps_mm"]
+    assert isinstance(centre, list)
+    expected_mm = ct.index_to_patient((72, 255.5, 255.5))
+    assert centre == pytest.approx(expected_mm.tolist(), abs=0.01)
+    # Axial series: slices step 3 mm along +z (superior) from the first slice's position.
+    assert centre[2] == pytest.approx(ct.origin[2] + 72 * 3.0, abs=0.01)
