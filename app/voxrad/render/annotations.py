@@ -72,10 +72,10 @@ class SliceAnnotations:
         # Scale bar: a polyline in viewport pixels, rebuilt before each render.
         self._bar_points = vtkPoints()
         self._bar_poly = vtkPolyData()
-        mapper = vtkPolyDataMapper2D()
-        mapper.SetInputData(self._bar_poly)
+        self._bar_mapper = vtkPolyDataMapper2D()
+        self._bar_mapper.SetInputData(self._bar_poly)
         self.bar = vtkActor2D()
-        self.bar.SetMapper(mapper)
+        self.bar.SetMapper(self._bar_mapper)
         self.bar.GetProperty().SetColor(*_TEXT_COLOR)
         self.bar.GetProperty().SetLineWidth(2)
         self.bar.PickableOff()
@@ -113,7 +113,7 @@ class SliceAnnotations:
         poly = vtkPolyData()
         poly.SetPoints(points)
         poly.SetLines(lines)
-        self.bar.GetMapper().SetInputData(poly)
+        self._bar_mapper.SetInputData(poly)
         self.bar.SetVisibility(True)
         unit = "mm" if calibrated else "px"
         self.bottom_right.SetInput(f"{length:g} {unit}")

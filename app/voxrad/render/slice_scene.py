@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 
 import numpy as np
-from vtkmodules.vtkCommonCore import vtkLookupTable, vtkPoints, vtkUnsignedCharArray
+from vtkmodules.vtkCommonCore import vtkCommand, vtkLookupTable, vtkPoints, vtkUnsignedCharArray
 from vtkmodules.vtkCommonDataModel import vtkCellArray, vtkImageData, vtkPolyData
 from vtkmodules.vtkRenderingCore import (
     vtkActor,
@@ -68,16 +68,16 @@ class SliceScene:
         self.shapes: list[Shape] = []
         self.annotations = SliceAnnotations(self.renderer)
         self._cross_poly = vtkPolyData()
-        cross_mapper = vtkPolyDataMapper()
-        cross_mapper.SetInputData(self._cross_poly)
+        self._cross_mapper = vtkPolyDataMapper()
+        self._cross_mapper.SetInputData(self._cross_poly)
         self.cross_actor = vtkActor()
-        self.cross_actor.SetMapper(cross_mapper)
+        self.cross_actor.SetMapper(self._cross_mapper)
         self.cross_actor.GetProperty().LightingOff()
         self.cross_actor.GetProperty().SetOpacity(0.8)
         self.cross_actor.PickableOff()
         self.cross_actor.SetVisibility(False)
         self.renderer.AddActor(self.cross_actor)
-        self.renderer.AddObserver("StartEvent", self._before_render)
+        self.renderer.AddObserver(vtkCommand.StartEvent, self._before_render)
         self.volume: Volume | None = None
         self.image: vtkImageData | None = None
         self.axes = PlaneAxes("acquired", 2, 0, 1, 1, -1)
@@ -238,8 +238,8 @@ class SliceScene:
 
     def index_to_display(self, kji: np.ndarray | tuple[float, float, float]) -> np.ndarray:
         """Display pixel (x, y) of a continuous voxel index ``(k, j, i)``."""
-        world = kji_to_index_world(self._need_volume(), kji)
-        self.renderer.SetWorldPoint(*world, 1.0)
+        x, y, z = (float(v) for v in kji_to_index_world(self._need_volume(), kji))
+        self.renderer.SetWorldPoint(x, y, z, 1.0)
         self.renderer.WorldToDisplay()
         x, y, _ = self.renderer.GetDisplayPoint()
         return np.array([x, y])
@@ -283,7 +283,7 @@ class SliceScene:
         poly.SetPoints(points)
         poly.SetLines(lines)
         poly.GetCellData().SetScalars(colors)
-        self.cross_actor.GetMapper().SetInputData(poly)
+        self._cross_mapper.SetInputData(poly)
         self.cross_actor.SetVisibility(True)
 
     # -- overlays and text ---------------------------------------------------------------------

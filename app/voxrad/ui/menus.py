@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING
 
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
@@ -11,7 +12,7 @@ from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from voxrad.core.errors import VoxRadError
 from voxrad.core.windowing import CT_PRESETS, WindowPreset
 from voxrad.render.volume_scene import VOLUME_PRESETS
-from voxrad.ui.slice_view import TOOLS
+from voxrad.ui.slice_view import TOOLS, SliceView
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ def build_menus(win: MainWindow) -> dict[str, object]:
     def slice_view():  # type: ignore[no-untyped-def]
         return area.active_slice_view()
 
-    def on_slice(fn: Callable) -> Callable[[], None]:  # type: ignore[type-arg]
+    def on_slice(fn: Callable[[SliceView], object]) -> Callable[[], None]:
         def run() -> None:
             view = slice_view()
             if view is not None and view.scene.volume is not None:
@@ -77,7 +78,7 @@ def build_menus(win: MainWindow) -> dict[str, object]:
         ("3d", "Alt+3"),
     ):
         add(view_menu, f"show_{name}", f"Show {name.capitalize() if name != '3d' else '3D'}",
-            lambda n=name: area.show_view(n), key)  # fmt: skip
+            partial(area.show_view, name), key)  # fmt: skip
     view_menu.addSeparator()
     # Arrow keys are handled by the view itself (a window-wide shortcut would steal them from
     # lists); the tab in the text shows the key in the menu.
@@ -104,7 +105,7 @@ def build_menus(win: MainWindow) -> dict[str, object]:
             origin = " (from file)" if preset.source == "dicom" else ""
             add(window_menu, f"preset_{preset.name.lower()}",
                 f"{preset.name.capitalize()}{origin}  (W {preset.width:g} / L {preset.center:g})",
-                on_slice(lambda v, p=preset: v.set_window(p.center, p.width)), str(n))  # fmt: skip
+                on_slice(partial(_apply_preset, preset=preset)), str(n))  # fmt: skip
 
     fill_presets(CT_PRESETS)
     actions["fill_presets"] = fill_presets
@@ -113,7 +114,7 @@ def build_menus(win: MainWindow) -> dict[str, object]:
     group = QActionGroup(win)
     for tool in TOOLS:
         action = add(tools_menu, f"tool_{tool}", tool.capitalize(),
-                     lambda t=tool: area.set_tool(t), _TOOL_KEYS[tool])  # fmt: skip
+                     partial(area.set_tool, tool), _TOOL_KEYS[tool])  # fmt: skip
         action.setCheckable(True)
         action.setChecked(tool == "navigate")
         group.addAction(action)
@@ -122,7 +123,7 @@ def build_menus(win: MainWindow) -> dict[str, object]:
 
     render_menu = bar.addMenu("&3D")
     for n, vp in enumerate(VOLUME_PRESETS, start=1):
-        add(render_menu, f"volume_{vp.name}", vp.title, lambda p=vp.name: _volume_preset(area, p),
+        add(render_menu, f"volume_{vp.name}", vp.title, partial(_volume_preset, area, vp.name),
             f"Shift+{n}")  # fmt: skip
 
     help_menu = bar.addMenu("&Help")
@@ -151,6 +152,10 @@ def _reset(area):  # type: ignore[no-untyped-def]
             widget.reset_view()
 
     return run
+
+
+def _apply_preset(view: SliceView, preset: WindowPreset) -> None:
+    view.set_window(preset.center, preset.width)
 
 
 def _toggle_invert(view) -> None:  # type: ignore[no-untyped-def]

@@ -171,7 +171,7 @@ class SliceView(QVTKRenderWindowInteractor):
             self.step(-int(math.copysign(max(1, round(abs(notches))), notches)) if notches else 0)
 
     def keyPressEvent(self, ev: QKeyEvent) -> None:  # noqa: N802 (Qt override)
-        key = ev.key()
+        key = Qt.Key(ev.key())
         steps = {
             Qt.Key.Key_Up: -1,
             Qt.Key.Key_Down: 1,
