@@ -1,0 +1,1 @@
+"""Evaluation of installed models on medical VQA and grounding datasets (`voxrad eval`)."""

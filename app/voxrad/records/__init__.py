@@ -1,0 +1,1 @@
+"""Records: the append-only audit log, DICOM SR and key-image export, study reports."""
