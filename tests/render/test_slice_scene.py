@@ -14,7 +14,7 @@ from render_support import (
     mask_bbox,
     render_window,
 )
-from voxrad.core.overlay import OverlayBox, OverlayLayer, OverlayPoint
+from voxrad.core.overlay import OverlayBox, OverlayLayer, OverlayMask, OverlayPoint
 from voxrad.core.volume import Volume
 from voxrad.core.windowing import apply_window
 from voxrad.render.capture import capture_rgb
@@ -190,3 +190,31 @@ def test_scale_bar_matches_zoom() -> None:
         window.Render()
         assert scene.annotations.scale_mm < first
         assert scene.annotations.scale_mm / scene.mm_per_pixel() <= W * 0.2 + 1
+
+
+def test_mask_is_tinted_on_every_plane_it_crosses() -> None:
+    volume, (k, j, i) = corner_volume(AXIAL)
+    mask = np.zeros(volume.shape, bool)
+    mask[k - 4 : k + 5, j - 4 : j + 5, i - 4 : i + 5] = True  # exactly the bright cube
+    layer = OverlayLayer()
+    layer.add(OverlayMask("seg", mask, "cube", color=(0.0, 1.0, 0.0), opacity=0.5))
+    with render_window((300, 300)) as window:
+        scene = _scene(window, volume)
+        scene.set_window(500.0, 100.0)  # cube white, background black
+        scene.set_layer(layer)
+        for plane in ("axial", "coronal", "sagittal"):
+            scene.set_crosshair(np.array([k, j, i], float))
+            scene.set_plane(plane)
+            window.Render()
+            img = capture_rgb(window).astype(int)
+            assert scene.overlays.visible_ids == ["seg"], plane
+            tinted = (img[..., 1] > 200) & (img[..., 0] < 180) & (img[..., 0] > 60)
+            cube = mask_bbox(tinted)
+            # White blended 50 % with green: the whole cube, nothing else.
+            assert 30 < (cube[2] - cube[0]) < 80 and 30 < (cube[3] - cube[1]) < 80, plane
+        scene.set_slice(0)
+        window.Render()
+        assert scene.overlays.visible_ids == []
+        assert not (
+            (capture_rgb(window)[..., 1].astype(int) - capture_rgb(window)[..., 0]) > 50
+        ).any()

@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+import numpy as np
+
 Color = tuple[float, float, float]
 
 DEFAULT_COLOR: Color = (1.0, 0.75, 0.0)
@@ -64,7 +66,21 @@ class OverlayCallout:
     color: Color = DEFAULT_COLOR
 
 
-OverlayItem = OverlayBox | OverlayPoint | OverlayCallout
+@dataclass(frozen=True, eq=False)
+class OverlayMask:
+    """A segmentation: ``voxels`` is a boolean array of the volume's shape ``(k, j, i)``.
+
+    Drawn as a translucent colour on every plane it crosses (axial, coronal, sagittal).
+    """
+
+    id: str
+    voxels: np.ndarray
+    label: str = ""
+    color: Color = DEFAULT_COLOR
+    opacity: float = 0.35
+
+
+OverlayItem = OverlayBox | OverlayPoint | OverlayCallout | OverlayMask
 
 
 class OverlayLayer:

@@ -149,7 +149,7 @@ class OverlayActors:
                 self.points.add_vertex(at, color)
                 label = item.text if isinstance(item, OverlayCallout) else item.label
                 anchor = at
-            else:  # pragma: no cover - the layer only holds the types above
+            else:  # masks are drawn by MaskLayer
                 continue
             self.visible_ids.append(item.id)
             if label and anchor is not None:

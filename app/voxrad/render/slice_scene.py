@@ -19,12 +19,14 @@ from vtkmodules.vtkRenderingCore import (
     vtkPolyDataMapper,
     vtkRenderer,
 )
+from vtkmodules.vtkRenderingImage import vtkImageStack
 
 import voxrad.render.backends  # noqa: F401  (registers VTK implementations)
 from voxrad.core.overlay import OverlayLayer
 from voxrad.core.volume import Volume
 from voxrad.render.annotations import SliceAnnotations
 from voxrad.render.image_data import volume_to_image_data
+from voxrad.render.mask_layer import MaskLayer
 from voxrad.render.overlay_actors import OverlayActors, Shape, ShapeActors
 from voxrad.render.planes import (
     PlaneAxes,
@@ -62,6 +64,12 @@ class SliceScene:
         self.image_actor = vtkImageSlice()
         self.image_actor.SetMapper(self.mapper)
         self.image_actor.SetProperty(self.property)
+        self.masks = MaskLayer()
+        # The stack draws masks above the image in layer order, without depth fighting.
+        self.stack = vtkImageStack()
+        self.stack.AddImage(self.image_actor)
+        self.stack.AddImage(self.masks.actor)
+        self.stack.SetActiveLayer(0)
         # Added on set_volume: a mapper without input logs a pipeline error at every render.
         self.overlays = OverlayActors(self.renderer)
         self.shape_actors = ShapeActors(self.renderer)
@@ -96,10 +104,11 @@ class SliceScene:
     ) -> None:
         """Show ``volume`` (``image`` lets several views share one vtkImageData)."""
         self.volume = volume
+        self.masks.invalidate()
         self.image = image if image is not None else volume_to_image_data(volume)
         self.mapper.SetInputData(self.image)
-        if not self.renderer.HasViewProp(self.image_actor):
-            self.renderer.AddViewProp(self.image_actor)
+        if not self.renderer.HasViewProp(self.stack):
+            self.renderer.AddViewProp(self.stack)
         if volume.is_color:
             # RGB pixels are shown as they are: no lookup table, no window.
             self.property.SetLookupTable(None)
@@ -147,6 +156,7 @@ class SliceScene:
             return index
         self.slice_index = index
         self.mapper.SetSliceNumber(index)
+        self.masks.show_slice(self.axes.normal, index)
         self.refresh_overlays()
         self._update_crosshair()
         self._update_info()
@@ -297,6 +307,9 @@ class SliceScene:
         sx = self.volume.spacing_xyz
         offset = 0.25 * sx[self.axes.normal] * self._towards_sign()
         self.overlays.update(self.layer, self.axes, sx, self.slice_index, offset)
+        self.masks.update(self.layer, self.volume)
+        self.masks.show_slice(self.axes.normal, self.slice_index)
+        self.overlays.visible_ids += self.masks.visible_ids(self.axes.normal, self.slice_index)
         self.shape_actors.update(self.shapes, self.axes, sx, self.slice_index, 1.5 * offset)
 
     def set_shapes(self, shapes: list[Shape]) -> None:

@@ -14,7 +14,7 @@ import numpy as np
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QGridLayout, QWidget
 
-from voxrad.core.overlay import OverlayBox, OverlayLayer
+from voxrad.core.overlay import OverlayBox, OverlayLayer, OverlayMask
 from voxrad.core.volume import Volume
 from voxrad.render.capture import save_png
 from voxrad.render.image_data import volume_to_image_data
@@ -222,9 +222,14 @@ class ViewArea(QWidget):
             if isinstance(item, OverlayBox):
                 (ia, ib), (ja, jb), _ = item.index_extent()
                 kji = np.array([item.k, (ja + jb) / 2.0, (ia + ib) / 2.0])
+            elif isinstance(item, OverlayMask):
+                # The mask's centre of mass: inside any compact structure.
+                where = np.argwhere(item.voxels)
+                kji = where.mean(axis=0) if where.size else np.full(3, np.nan)
             else:
                 kji = np.array([item.k, item.row, item.col], dtype=float)
-            self._cursor_moved(kji, move_all=True)
+            if np.all(np.isfinite(kji)):
+                self._cursor_moved(kji, move_all=True)
         self.render_all()
 
     # -- tools ---------------------------------------------------------------------------------
