@@ -12,13 +12,18 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pydicom
-from pydicom.datadict import tag_for_keyword
-from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.uid import UID
 
 from voxrad.core.study import PatientIdentity
+from voxrad.imaging.dicom.header_values import (
+    HeaderValues,
+    as_float,
+    as_floats,
+    as_int,
+    as_list,
+)
 from voxrad.imaging.sources import Source
 
 logger = logging.getLogger(__name__)
@@ -106,162 +111,16 @@ class FrameHeader:
         return self.transfer_syntax in NATIVE_LITTLE_ENDIAN
 
 
-class HeaderValues:
-    """Converted header values, memoised on their raw bytes.
-
-    The files of one series repeat most values (UIDs, sizes, spacing, rescale); converting
-    each distinct raw value once makes the scan several times faster than plain
-    ``Dataset.get``. Values are shared between datasets, so callers must not mutate them.
-    """
-
-    def __init__(self) -> None:
-        self._memo: dict[tuple[Any, ...], Any] = {}
-
-    def get(self, ds: Dataset, keyword: str, default: Any = None) -> Any:
-        tag = _tag(keyword)
-        raw = ds.get_item(tag)
-        if raw is None:
-            return default
-        if (
-            isinstance(raw, RawDataElement)
-            and isinstance(raw.value, bytes)
-            and len(raw.value) < 512
-        ):
-            charset = getattr(ds.get_item(0x00080005), "value", None)
-            key = (
-                tag,
-                raw.VR,
-                raw.value,
-                charset if isinstance(charset, bytes | str) else str(charset),
-            )
-            try:
-                return self._memo[key]
-            except KeyError:
-                value = _fast_value(keyword, raw)
-                if value is None:
-                    value = ds[tag].value
-                self._memo[key] = value
-                return value
-        return ds[tag].value
-
-
-_NUMERIC_STRING = frozenset(
-    {
-        "ImagePositionPatient",
-        "ImageOrientationPatient",
-        "PixelSpacing",
-        "SliceThickness",
-        "RescaleSlope",
-        "RescaleIntercept",
-        "InstanceNumber",
-        "SeriesNumber",
-        "AcquisitionNumber",
-        "TemporalPositionIdentifier",
-        "TriggerTime",
-        "GantryDetectorTilt",
-        "EchoNumbers",
-    }
-)
-_UID = frozenset(
-    {
-        "SOPInstanceUID",
-        "SOPClassUID",
-        "StudyInstanceUID",
-        "SeriesInstanceUID",
-        "FrameOfReferenceUID",
-    }
-)
-
-
-def _fast_value(keyword: str, raw: RawDataElement) -> Any:
-    """Convert the values that differ per file (positions, UIDs) without pydicom's objects.
-
-    Returns None when the raw form is not the expected one; pydicom then converts it.
-    """
-    value = raw.value
-    if not isinstance(value, bytes):
-        return None
-    try:
-        if keyword in _NUMERIC_STRING:
-            parts = value.split(b"\\")
-            numbers = [float(p) for p in parts]
-            if keyword in (
-                "InstanceNumber",
-                "SeriesNumber",
-                "AcquisitionNumber",
-                "TemporalPositionIdentifier",
-            ):
-                return int(numbers[0]) if len(numbers) == 1 and numbers[0].is_integer() else None
-            return numbers[0] if len(numbers) == 1 else numbers
-        if keyword in _UID:
-            return value.rstrip(b"\x00 ").decode("ascii")
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return None
-
-
-_TAG_CACHE: dict[str, int] = {}
-
-
-def _tag(keyword: str) -> int:
-    tag = _TAG_CACHE.get(keyword)
-    if tag is None:
-        found = tag_for_keyword(keyword)
-        if found is None:
-            raise KeyError(keyword)
-        tag = _TAG_CACHE[keyword] = int(found)
-    return tag
-
-
-def _float(value: Any, default: float | None = None) -> float | None:
-    try:
-        if value is None or value == "":
-            return default
-        return float(value)
-    except (TypeError, ValueError):
-        return default
-
-
-def _int(value: Any) -> int | None:
-    try:
-        if value is None or value == "":
-            return None
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _floats(value: Any, n: int) -> tuple[float, ...] | None:
-    try:
-        if value is None:
-            return None
-        items = tuple(float(v) for v in value)
-    except (TypeError, ValueError):
-        return None
-    return items if len(items) == n else None
-
-
-def _as_list(value: Any) -> list[Any]:
-    if value is None or value == "":
-        return []
-    if isinstance(value, str | bytes | int | float):
-        return [value]
-    try:
-        return list(value)
-    except TypeError:
-        return [value]
-
-
 Getter = Callable[..., Any]
 
 
 def _windows(get: Getter) -> tuple[tuple[float, float, str], ...]:
-    centers = _as_list(get("WindowCenter"))
-    widths = _as_list(get("WindowWidth"))
-    names = _as_list(get("WindowCenterWidthExplanation"))
+    centers = as_list(get("WindowCenter"))
+    widths = as_list(get("WindowWidth"))
+    names = as_list(get("WindowCenterWidthExplanation"))
     out = []
     for n, (c, w) in enumerate(zip(centers, widths, strict=False)):
-        cf, wf = _float(c), _float(w)
+        cf, wf = as_float(c), as_float(w)
         if cf is None or wf is None or wf <= 0:
             continue
         name = str(names[n]).strip() if n < len(names) and str(names[n]).strip() else ""
@@ -272,7 +131,7 @@ def _windows(get: Getter) -> tuple[tuple[float, float, str], ...]:
 def _spacing(get: Getter) -> tuple[tuple[float, float] | None, str]:
     """Pixel spacing and where it came from; radiographs often only have ImagerPixelSpacing."""
     for keyword in ("PixelSpacing", "ImagerPixelSpacing", "NominalScannedPixelSpacing"):
-        values = _floats(get(keyword), 2)
+        values = as_floats(get(keyword), 2)
         if values and min(values) > 0:
             return (values[0], values[1]), keyword
     regions = get("SequenceOfUltrasoundRegions")
@@ -283,8 +142,8 @@ def _spacing(get: Getter) -> tuple[tuple[float, float] | None, str]:
             region.get("PhysicalUnitsXDirection") == 3
             and region.get("PhysicalUnitsYDirection") == 3
         ):
-            dx = _float(region.get("PhysicalDeltaX"))
-            dy = _float(region.get("PhysicalDeltaY"))
+            dx = as_float(region.get("PhysicalDeltaX"))
+            dy = as_float(region.get("PhysicalDeltaY"))
             if dx and dy and dx > 0 and dy > 0:
                 return (abs(dy) * 10.0, abs(dx) * 10.0), "SequenceOfUltrasoundRegions"
     return None, ""
@@ -360,8 +219,8 @@ def frames_from_dataset(
         return memo.get(ds, keyword, default)
 
     sop_class = str(g("SOPClassUID", "") or getattr(ds.file_meta, "MediaStorageSOPClassUID", ""))
-    rows = _int(g("Rows"))
-    columns = _int(g("Columns"))
+    rows = as_int(g("Rows"))
+    columns = as_int(g("Columns"))
     has_pixels = pixel_offset is not None or any(
         k in ds for k in ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
     )
@@ -382,38 +241,38 @@ def frames_from_dataset(
         sop_class_uid=sop_class,
         study_uid=str(g("StudyInstanceUID", "")),
         series_uid=str(g("SeriesInstanceUID", "")) or f"no-series-uid:{source.name}",
-        series_number=_int(g("SeriesNumber")),
+        series_number=as_int(g("SeriesNumber")),
         series_description=str(g("SeriesDescription", "") or "").strip(),
         modality=str(g("Modality", "") or "OT").strip() or "OT",
         body_part=str(g("BodyPartExamined", "") or "").strip(),
-        image_type=tuple(str(v).upper() for v in _as_list(g("ImageType"))),
-        instance_number=_int(g("InstanceNumber")),
+        image_type=tuple(str(v).upper() for v in as_list(g("ImageType"))),
+        instance_number=as_int(g("InstanceNumber")),
         rows=rows,
         columns=columns,
-        samples_per_pixel=_int(g("SamplesPerPixel")) or 1,
+        samples_per_pixel=as_int(g("SamplesPerPixel")) or 1,
         photometric=str(g("PhotometricInterpretation", "MONOCHROME2")).strip().upper(),
-        bits_allocated=_int(g("BitsAllocated")) or 16,
-        bits_stored=_int(g("BitsStored")) or _int(g("BitsAllocated")) or 16,
-        pixel_representation=_int(g("PixelRepresentation")) or 0,
-        planar_configuration=_int(g("PlanarConfiguration")) or 0,
+        bits_allocated=as_int(g("BitsAllocated")) or 16,
+        bits_stored=as_int(g("BitsStored")) or as_int(g("BitsAllocated")) or 16,
+        pixel_representation=as_int(g("PixelRepresentation")) or 0,
+        planar_configuration=as_int(g("PlanarConfiguration")) or 0,
         transfer_syntax=syntax,
-        number_of_frames=max(_int(g("NumberOfFrames")) or 1, 1),
+        number_of_frames=max(as_int(g("NumberOfFrames")) or 1, 1),
         pixel_offset=pixel_offset,
-        position=_floats(g("ImagePositionPatient"), 3),  # type: ignore[arg-type]
-        orientation=_floats(g("ImageOrientationPatient"), 6),
+        position=as_floats(g("ImagePositionPatient"), 3),  # type: ignore[arg-type]
+        orientation=as_floats(g("ImageOrientationPatient"), 6),
         pixel_spacing=spacing,
         spacing_source=spacing_source,
-        slice_thickness=_float(g("SliceThickness")),
-        rescale_slope=_float(g("RescaleSlope"), 1.0) or 1.0,
-        rescale_intercept=_float(g("RescaleIntercept"), 0.0) or 0.0,
+        slice_thickness=as_float(g("SliceThickness")),
+        rescale_slope=as_float(g("RescaleSlope"), 1.0) or 1.0,
+        rescale_intercept=as_float(g("RescaleIntercept"), 0.0) or 0.0,
         rescale_type=str(g("RescaleType", "") or ""),
         windows=_windows(g),
-        acquisition_number=_int(g("AcquisitionNumber")),
-        echo_number=_int(_as_list(g("EchoNumbers"))[0]) if g("EchoNumbers") else None,
-        temporal_position=_int(g("TemporalPositionIdentifier")),
-        trigger_time=_float(g("TriggerTime")),
+        acquisition_number=as_int(g("AcquisitionNumber")),
+        echo_number=as_int(as_list(g("EchoNumbers"))[0]) if g("EchoNumbers") else None,
+        temporal_position=as_int(g("TemporalPositionIdentifier")),
+        trigger_time=as_float(g("TriggerTime")),
         burned_in_annotation=str(g("BurnedInAnnotation", "")).upper() == "YES",
-        gantry_tilt=_float(g("GantryDetectorTilt")),
+        gantry_tilt=as_float(g("GantryDetectorTilt")),
         frame_of_reference=str(g("FrameOfReferenceUID", "") or ""),
     )
     if base.number_of_frames == 1 and "PerFrameFunctionalGroupsSequence" not in ds:
@@ -441,32 +300,32 @@ def _expand_frames(base: FrameHeader, ds: Dataset) -> list[FrameHeader]:
 
         pos = group("PlanePositionSequence")
         if pos is not None:
-            updates["position"] = _floats(pos.get("ImagePositionPatient"), 3)
+            updates["position"] = as_floats(pos.get("ImagePositionPatient"), 3)
         ori = group("PlaneOrientationSequence")
         if ori is not None:
-            updates["orientation"] = _floats(ori.get("ImageOrientationPatient"), 6)
+            updates["orientation"] = as_floats(ori.get("ImageOrientationPatient"), 6)
         measures = group("PixelMeasuresSequence")
         if measures is not None:
-            spacing = _floats(measures.get("PixelSpacing"), 2)
+            spacing = as_floats(measures.get("PixelSpacing"), 2)
             if spacing and min(spacing) > 0:
                 updates["pixel_spacing"] = (spacing[0], spacing[1])
                 updates["spacing_source"] = "PixelSpacing"
-            thickness = _float(measures.get("SliceThickness"))
+            thickness = as_float(measures.get("SliceThickness"))
             if thickness:
                 updates["slice_thickness"] = thickness
         transform = group("PixelValueTransformationSequence")
         if transform is not None:
-            updates["rescale_slope"] = _float(transform.get("RescaleSlope"), 1.0) or 1.0
-            updates["rescale_intercept"] = _float(transform.get("RescaleIntercept"), 0.0) or 0.0
+            updates["rescale_slope"] = as_float(transform.get("RescaleSlope"), 1.0) or 1.0
+            updates["rescale_intercept"] = as_float(transform.get("RescaleIntercept"), 0.0) or 0.0
             updates["rescale_type"] = str(transform.get("RescaleType", "") or "")
         voi = group("FrameVOILUTSequence")
         if voi is not None:
             updates["windows"] = _windows(voi.get)
         content = _first_item(item, "FrameContentSequence")
         if content is not None:
-            updates["temporal_position"] = _int(content.get("TemporalPositionIndex"))
+            updates["temporal_position"] = as_int(content.get("TemporalPositionIndex"))
             dims = content.get("DimensionIndexValues")
             if dims is not None:
-                updates["extra"] = {"dimension_index": tuple(_as_list(dims))}
+                updates["extra"] = {"dimension_index": tuple(as_list(dims))}
         frames.append(replace(base, **updates))
     return frames
