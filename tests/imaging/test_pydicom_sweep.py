@@ -95,3 +95,67 @@ def test_monochrome1_radiograph_and_colour_ultrasound() -> None:
     assert us.is_color and us.photometric == "RGB" and us.shape[0] == 30
     assert any("cine" in w for w in us.warnings)
     assert palette.is_color and palette.voxels.dtype == np.uint8
+
+
+@pytest.mark.slow
+def test_fast_header_reader_agrees_with_pydicom_on_every_file(shared_data: Path) -> None:
+    """The fast reader must give the same frame headers as pydicom's full parse, or decline."""
+    import dataclasses
+
+    from voxrad.imaging.dicom import headers
+    from voxrad.imaging.dicom.fast_header import parse_header
+    from voxrad.imaging.sources import FileSource
+
+    files = _test_files() + sorted((shared_data / "ct-head-tilt-28").glob("*.dcm"))
+    handled = 0
+    mismatches = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for path in files:
+            head = path.read_bytes()[: headers.FAST_WINDOW]
+            fast = parse_header(
+                head, headers._WANTED, headers._FULL_PARSE, complete=len(head) < headers.FAST_WINDOW
+            )
+            if fast is None:
+                continue
+            handled += 1
+            source = FileSource(str(path))
+            with open(path, "rb") as fp:
+                slow = headers._read_with_pydicom(fp, True)
+            results = []
+            for parsed in (fast, slow):
+                try:
+                    results.append(
+                        [
+                            dataclasses.asdict(f)
+                            for f in headers.frames_from_dataset(source, *parsed)
+                        ]
+                    )
+                except Exception as exc:
+                    results.append(f"{type(exc).__name__}: {exc}")
+            if results[0] != results[1]:
+                mismatches.append(path.name)
+    assert mismatches == []
+    # Measured: 215 of 267 files take the fast path (big endian, deflated, preamble-less and
+    # enhanced multi-frame files fall back to pydicom).
+    assert handled >= 200
+
+
+def test_fast_header_declines_what_it_does_not_handle(tmp_path: Path) -> None:
+    from voxrad.imaging.dicom import headers
+    from voxrad.imaging.dicom.fast_header import parse_header
+
+    big_endian = next(p for p in _test_files() if p.name == "MR_small_bigendian.dcm").read_bytes()
+    args = (headers._WANTED, headers._FULL_PARSE)
+    assert parse_header(big_endian, *args, complete=True) is None
+    ok = next(p for p in _test_files() if p.name == "CT_small.dcm").read_bytes()
+    parsed = parse_header(ok, *args, complete=True)
+    assert parsed is not None and parsed[1] is not None
+    # A window that ends inside the header: fall back rather than guess.
+    assert parse_header(ok[:600], *args, complete=False) is None
+    assert parse_header(b"not dicom" * 100, *args, complete=True) is None
+    # A corrupt length past the end of the data: decline, never raise or read garbage.
+    broken = bytearray(ok)
+    offset = parsed[0]["Rows"].value_tell - 2  # Rows is explicit VR: its 2-byte length
+    broken[offset : offset + 2] = b"\xff\xff"  # 65535 bytes: beyond this 39 kB file
+    assert parse_header(bytes(broken), *args, complete=True) is None
