@@ -1,0 +1,151 @@
+"""From a question about a volume to a grounded answer, with any vision-language engine.
+
+prepare the images (:mod:`~voxrad.assistant.imageprep`) -> build the family's prompt
+(:mod:`~voxrad.assistant.prompts`) -> generate (a :class:`VisionLanguageModel`) -> parse
+(:func:`~voxrad.assistant.answers.parse_answer`) -> boxes back to the clinician's image
+(:func:`~voxrad.assistant.imageprep.locate_findings`) -> confidence
+(:func:`~voxrad.assistant.confidence.assess`). Each stage's seconds go into
+``Answer.timings``. Nothing here invents an answer: an empty or unreadable reply reaches the
+clinician as such, with warnings.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from voxrad.assistant.answers import parse_answer
+from voxrad.assistant.confidence import answer_token_logprobs, assess
+from voxrad.assistant.imageprep import PreparedInput, locate_findings, prepare_question
+from voxrad.assistant.prompts import ImagePart, Prompt, build_prompt
+from voxrad.backends.vlm.base import (
+    ChatMessage,
+    GenerationRequest,
+    GenerationResult,
+    ImageInput,
+    TokenCallback,
+    VisionLanguageModel,
+)
+from voxrad.core.conversation import Answer, Question, Turn
+from voxrad.core.volume import Volume
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AskOptions:
+    max_tokens: int = 768
+    temperature: float = 0.0
+    #: Extra sampled answers for self-consistency (0: off).
+    samples: int = 0
+    sample_temperature: float = 0.7
+    #: Most images a 3-D question sends (None: the family's limit).
+    max_images: int | None = None
+    seed: int = 0
+
+
+def to_request(
+    prompt: Prompt, prepared: PreparedInput, options: AskOptions, *, request_id: int = 0
+) -> GenerationRequest:
+    """The backend request for ``prompt``: its text and the prepared pixels, nothing else."""
+    messages = []
+    for message in prompt.messages:
+        parts: list[str | ImageInput] = []
+        for part in message.parts:
+            if isinstance(part, ImagePart):
+                parts.append(ImageInput(prepared.images[part.index].pixels))
+            else:
+                parts.append(part.text)
+        messages.append(ChatMessage(message.role, tuple(parts)))
+    return GenerationRequest(
+        tuple(messages),
+        max_tokens=options.max_tokens,
+        temperature=options.temperature,
+        seed=options.seed,
+        request_id=request_id,
+    )
+
+
+def _interpret(result: GenerationResult, prepared: PreparedInput, family: str) -> Answer:
+    parsed = parse_answer(result.text, family=family, image_size=prepared.image_size)
+    located = locate_findings(parsed, prepared)
+    if result.finish_reason == "length":
+        located = located.with_warnings(
+            f"The answer was cut off after {result.completion_tokens} tokens."
+        )
+    return located
+
+
+def ask(
+    model: VisionLanguageModel,
+    volume: Volume,
+    question: Question,
+    *,
+    family: str,
+    model_name: str = "",
+    history: Sequence[Turn] = (),
+    options: AskOptions | None = None,
+    on_token: TokenCallback | None = None,
+    cancel: threading.Event | None = None,
+    request_id: int = 0,
+) -> Answer:
+    """Ask ``model`` about ``question`` on ``volume`` and return the grounded answer.
+
+    Raises
+    ------
+    ImagePreparationError
+        The slice or region is not in the image.
+    GenerationCancelledError
+        ``cancel`` was set.
+    BackendError
+        The engine failed (the hint says what to try).
+    """
+    options = options or AskOptions()
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    prepared = prepare_question(volume, question, family, max_images=options.max_images)
+    prompt = build_prompt(question, prepared, family=family, history=history)
+    request = to_request(prompt, prepared, options, request_id=request_id)
+    timings["prepare"] = time.perf_counter() - t0
+
+    result = model.generate(request, on_token=on_token, cancel=cancel)
+    timings["generate"] = result.timings.get("generate", 0.0)
+    if "first_token" in result.timings:
+        timings["first_token"] = result.timings["first_token"]
+    if "tokens_per_s" in result.timings:
+        timings["tokens_per_s"] = result.timings["tokens_per_s"]
+
+    t1 = time.perf_counter()
+    answer = _interpret(result, prepared, family)
+    timings["parse"] = time.perf_counter() - t1
+
+    samples: list[Answer] = []
+    if options.samples > 0:
+        t2 = time.perf_counter()
+        for k in range(options.samples):
+            sampled = replace(
+                request,
+                temperature=options.sample_temperature,
+                seed=options.seed + k + 1,
+                want_logprobs=False,
+            )
+            extra = model.generate(sampled, cancel=cancel)
+            samples.append(_interpret(extra, prepared, family))
+        timings["samples"] = time.perf_counter() - t2
+
+    token_logprobs = None
+    if result.token_logprobs:
+        token_logprobs = answer_token_logprobs(result.tokens, result.token_logprobs) or None
+    answer = assess(answer, token_logprobs=token_logprobs, samples=samples)
+    timings["total"] = time.perf_counter() - t0
+    logger.info(
+        "answered (%s): %d findings, confidence source %s, %.2f s",
+        model_name or result.model,
+        len(answer.findings),
+        answer.confidence_source,
+        timings["total"],
+    )
+    return replace(answer, model=model_name or result.model, timings={**answer.timings, **timings})
