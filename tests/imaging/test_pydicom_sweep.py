@@ -156,6 +156,6 @@ def test_fast_header_declines_what_it_does_not_handle(tmp_path: Path) -> None:
     assert parse_header(b"not dicom" * 100, *args, complete=True) is None
     # A corrupt length past the end of the data: decline, never raise or read garbage.
     broken = bytearray(ok)
-    offset = parsed[0]["Rows"].value_tell - 2  # Rows is explicit VR: its 2-byte length
+    offset = parsed[0].get_item("Rows").value_tell - 2  # explicit VR: its 2-byte length
     broken[offset : offset + 2] = b"\xff\xff"  # 65535 bytes: beyond this 39 kB file
     assert parse_header(bytes(broken), *args, complete=True) is None
