@@ -19,7 +19,17 @@ from voxrad.core.errors import VoxRadError
 logger = logging.getLogger(__name__)
 
 #: Subcommand modules, in the order ``--help`` lists them.
-COMMANDS = ("info", "open", "doctor", "settings_cmd", "command", "transcribe", "ask", "models", "audit")
+COMMANDS = (
+    "info",
+    "open",
+    "doctor",
+    "settings_cmd",
+    "command",
+    "transcribe",
+    "ask",
+    "models",
+    "audit",
+)
 
 EXIT_OK = 0
 EXIT_ERROR = 1
