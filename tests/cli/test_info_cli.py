@@ -92,3 +92,26 @@ def test_log_written_without_patient_data(shared_data: Path, voxrad_home: Path) 
     log = (voxrad_home / "logs" / "voxrad.log").read_text()
     assert "opened study: 1 series" in log
     assert "Pancreas-CT-CB_001" not in log
+
+
+def test_window_without_display_is_a_clear_error(voxrad_home: Path) -> None:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")
+    }
+    env["VOXRAD_HOME"] = str(voxrad_home)
+    result = subprocess.run(
+        [sys.executable, "-m", "voxrad"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "voxrad: No graphical display found for the VoxRad window. Start VoxRad from a desktop "
+        "session (or set DISPLAY); the command-line tools (voxrad info, voxrad doctor) work "
+        "without one."
+    ]

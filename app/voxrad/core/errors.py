@@ -76,3 +76,12 @@ class DependencyMissingError(VoxRadError):
             hint=f"Install it with: pip install 'voxrad[{extra}]'",
         )
         self.extra = extra
+
+
+class DisplayUnavailableError(VoxRadError):
+    """The desktop window cannot open: no graphical display in this session."""
+
+    default_hint = (
+        "Start VoxRad from a desktop session (or set DISPLAY); the command-line tools "
+        "(voxrad info, voxrad doctor) work without one."
+    )

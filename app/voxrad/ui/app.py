@@ -7,6 +7,8 @@ import os
 import sys
 import time
 
+from voxrad.core.errors import DisplayUnavailableError
+
 logger = logging.getLogger(__name__)
 
 
@@ -20,9 +22,18 @@ def prepare_environment() -> None:
         os.environ.setdefault("QT_QPA_PLATFORM", "xcb")
 
 
+def check_display() -> None:
+    """Fail with a clear message instead of Qt aborting the process when there is no screen."""
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        raise DisplayUnavailableError("No graphical display found for the VoxRad window.")
+
+
 def run_app(path: str | None = None, *, demo: bool = False) -> int:
     """Show the main window, open ``path`` (or the sample study) and run the event loop."""
     start = time.perf_counter()
+    check_display()
     prepare_environment()
     from PySide6.QtWidgets import QApplication
 
