@@ -112,20 +112,7 @@ def _parse(
             break
         if tag in fallback_if_present:
             raise _FallbackError
-        if implicit:
-            vr = b""
-            length = _U32.unpack_from(data, pos + 4)[0]
-            start = pos + 8
-        else:
-            vr = data[pos + 4 : pos + 6]
-            if vr in _LONG_VRS:
-                length = _U32.unpack_from(data, pos + 8)[0]
-                start = pos + 12
-            elif vr.isalpha() and vr.isupper():
-                length = _U16.unpack_from(data, pos + 6)[0]
-                start = pos + 8
-            else:
-                raise _FallbackError
+        vr, length, start = _element_header(data, pos, implicit)
         if length == _UNDEFINED:
             # An undefined-length UN holds an implicit VR sequence (PS3.5 6.2.2).
             pos = _skip_sequence(data, start, implicit or vr == b"UN")
@@ -149,6 +136,18 @@ def _parse(
     ds.file_meta = FileMetaDataset(meta)
     ds.set_original_encoding(implicit, True, None)
     return ds, pixel_offset
+
+
+def _element_header(data: bytes, pos: int, implicit: bool) -> tuple[bytes, int, int]:
+    """VR (empty when implicit), value length and value start of the element at ``pos``."""
+    if implicit:
+        return b"", _U32.unpack_from(data, pos + 4)[0], pos + 8
+    vr = data[pos + 4 : pos + 6]
+    if vr in _LONG_VRS:
+        return vr, _U32.unpack_from(data, pos + 8)[0], pos + 12
+    if vr.isalpha() and vr.isupper():
+        return vr, _U16.unpack_from(data, pos + 6)[0], pos + 8
+    raise _FallbackError
 
 
 def _skip_sequence(data: bytes, pos: int, implicit: bool) -> int:
@@ -177,20 +176,7 @@ def _skip_item(data: bytes, pos: int, implicit: bool) -> int:
         tag = (group << 16) | elem
         if tag == _ITEM_END:
             return pos + 8
-        if implicit:
-            length = _U32.unpack_from(data, pos + 4)[0]
-            start = pos + 8
-            vr = b""
-        else:
-            vr = data[pos + 4 : pos + 6]
-            if vr in _LONG_VRS:
-                length = _U32.unpack_from(data, pos + 8)[0]
-                start = pos + 12
-            elif vr.isalpha() and vr.isupper():
-                length = _U16.unpack_from(data, pos + 6)[0]
-                start = pos + 8
-            else:
-                raise _FallbackError
+        vr, length, start = _element_header(data, pos, implicit)
         if length == _UNDEFINED:
             pos = _skip_sequence(data, start, implicit or vr == b"UN")
         else:
