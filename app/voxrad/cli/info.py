@@ -133,6 +133,10 @@ def _print_human(payload: dict[str, Any], *, phi: bool) -> None:
             unit = "mm" if s["spacing_calibrated"] else "px (uncalibrated)"
             print(f"  spacing (slice, row, column): {sp[0]:.4g} x {sp[1]:.4g} x {sp[2]:.4g} {unit}")
             print("  origin (LPS mm): " + ", ".join(f"{v:.2f}" for v in s["origin"]))
+            d = s["direction"]
+            for axis, name in enumerate(("slice", "row", "column")):
+                vec = ", ".join(f"{d[r][axis]:+.4f}" for r in range(3))
+                print(f"  direction of {name} axis (LPS): ({vec})")
             labels = s["axis_labels"]
             print(
                 f"  axes: slices towards {labels[0] or '?'}, rows towards {labels[1] or '?'}, "
