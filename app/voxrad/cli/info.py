@@ -135,7 +135,7 @@ def _print_human(payload: dict[str, Any], *, phi: bool) -> None:
             print("  origin (LPS mm): " + ", ".join(f"{v:.2f}" for v in s["origin"]))
             d = s["direction"]
             for axis, name in enumerate(("slice", "row", "column")):
-                vec = ", ".join(f"{d[r][axis]:+.4f}" for r in range(3))
+                vec = ", ".join(f"{d[r][axis] + 0.0:+.4f}" for r in range(3))  # no "-0"
                 print(f"  direction of {name} axis (LPS): ({vec})")
             labels = s["axis_labels"]
             print(
