@@ -1,0 +1,256 @@
+"""Privacy: nothing that identifies the patient leaves VoxRad, is logged, or is exported.
+
+The end-to-end test plants canary identifiers in a synthetic DICOM study and in a spoken
+question, sends the question to a real OpenAI-compatible server on the loopback interface,
+records it in the audit log and exports the log; no canary may appear in the bytes the server
+received, in any log record above DEBUG, or in the export.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from privacy_support import (
+    ACCESSION,
+    BIRTH_DATE,
+    INSTITUTION,
+    NAME,
+    PATIENT_ID,
+    SPOKEN_QUESTION,
+    leaked,
+    loopback_server,
+    write_study,
+)
+
+from voxrad.assistant.answering import AskOptions, to_request
+from voxrad.assistant.imageprep import prepare_question
+from voxrad.assistant.privacy import (
+    BurnedInTextError,
+    PrivacyError,
+    PrivacyPolicy,
+    RemoteBackendDisabledError,
+    Scrubber,
+    burned_in_risk,
+    mask_text_bands,
+    outgoing_request,
+    scrub_text,
+    text_band_mask,
+)
+from voxrad.assistant.prompts import build_prompt
+from voxrad.backends.vlm.base import ChatMessage, GenerationRequest, ImageInput
+from voxrad.backends.vlm.openai_compat import OpenAICompatVLM
+from voxrad.core.conversation import Answer, Question, Turn
+from voxrad.core.settings import PrivacySettings
+from voxrad.core.study import PatientIdentity
+from voxrad.imaging.registry import open_study
+from voxrad.records.audit import AuditEntry, AuditLog
+from voxrad.records.audit_export import to_csv, to_json
+from voxrad.records.canonical import pixel_digest
+
+IDENTITY = PatientIdentity(NAME, PATIENT_ID, BIRTH_DATE, ACCESSION, INSTITUTION)
+
+
+def _texts(body: bytes) -> str:
+    payload = json.loads(body)
+    out = []
+    for message in payload["messages"]:
+        content = message["content"]
+        if isinstance(content, str):
+            out.append(content)
+        else:
+            out.extend(c["text"] for c in content if c["type"] == "text")
+    return "\n".join(out)
+
+
+def _images(body: bytes) -> list[np.ndarray]:
+    payload = json.loads(body)
+    urls = [
+        c["image_url"]["url"]
+        for m in payload["messages"]
+        if isinstance(m["content"], list)
+        for c in m["content"]
+        if c["type"] == "image_url"
+    ]
+    return [np.asarray(Image.open(io.BytesIO(base64.b64decode(u.split(",", 1)[1])))) for u in urls]
+
+
+def test_canaries_never_leave_in_requests_logs_or_exports(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    study = open_study(write_study(tmp_path / "study"))
+    assert study.identity.patient_id == PATIENT_ID  # the canaries really are in the study
+    volume = study.find().load_volume()
+    series = study.find().info
+    history = (
+        Turn(
+            Question("Patient Quokka, ID ZX99173: any effusion?"),
+            Answer("No effusion in Wilhelmina's chest."),
+        ),
+    )
+    question = Question(SPOKEN_QUESTION, slice_index=1, series_uid=series.uid)
+    prepared = prepare_question(volume, question, "qwen2.5-vl")
+    prompt = build_prompt(question, prepared, family="qwen2.5-vl", history=history)
+    request = to_request(prompt, prepared, AskOptions())
+    assert leaked("\n".join(m.text for m in request.messages))  # before: full of identifiers
+
+    clean, report = outgoing_request(
+        request, study.identity, policy=PrivacyPolicy(allow_remote=True), remote=False
+    )
+    with loopback_server() as server:
+        backend = OpenAICompatVLM(server.url, "test-model")
+        backend.load()
+        result = backend.generate(clean)
+    (body,) = server.bodies
+    sent = _texts(body)
+    assert leaked(body.decode()) == []
+    assert leaked(sent) == []
+    assert "Is there a nodule in the left lung?" in sent  # the clinical question survives
+    assert report.removed["name"] >= 3 and report.removed["id"] >= 2
+    assert report.removed["date"] >= 2 and report.removed["institution"] == 1
+    assert _images(body)[0].shape[2] == 3  # pixels did go
+
+    with AuditLog() as log:
+        log.append(
+            AuditEntry(
+                question=clean.messages[-1].text,
+                answer=result.text,
+                model="test-model",
+                backend="openai",
+                study_uid=series.study_uid,
+                series_uid=series.uid,
+                image_sha256=pixel_digest(img.pixels for img in clean.images),
+            )
+        )
+        records = list(log.records())
+    exported = to_json(records) + to_csv(records)
+    assert leaked(exported) == []
+    assert series.study_uid not in exported  # UIDs are salted hashes in the log
+
+    loud = [r for r in caplog.records if r.levelno > logging.DEBUG]
+    assert loud, "the path logs at INFO (so this check is not vacuous)"
+    for record in loud:
+        text = record.getMessage() + (record.exc_text or "")
+        assert leaked(text) == [], (record.name, record.levelname)
+
+
+def test_scrubber_removes_spoken_and_written_forms() -> None:
+    scrubber = Scrubber.for_identity(IDENTITY)
+    for text in (
+        "wilhelmina quokka",
+        "QUOKKA, WILHELMINA",
+        "patient id z x 9 9 1 7 3",
+        "ZX99173",
+        "born 1961-03-05",
+        "dob 05.03.1961",
+        "5th of March 1961",
+        "accession acc-55821-x",
+        "at saint bartleby  canary infirmary",
+    ):
+        clean, counts = scrubber.scrub(text)
+        assert leaked(clean) == [], (text, clean)
+        assert counts, text
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("call me on +44 20 7946 0958", "phone"),
+        ("MRN: 48213977", "id"),
+        ("medical record number 12-3456", "id"),
+        ("uid 1.2.840.113619.2.55.3.604688119", "uid"),
+        ("scan from 2024-01-03", "date"),
+        ("mail jane.doe@example.org", "email"),
+    ],
+)
+def test_generic_identifiers_go_without_knowing_the_patient(text: str, kind: str) -> None:
+    clean, counts = Scrubber.for_identity(None).scrub(text)
+    assert counts[kind] >= 1, clean
+    assert f"[{kind}]" in clean
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Is there a 12 mm nodule at slice 120 in the left lower lobe?",
+        "Compare boxes [120, 240, 360, 480] and [10, 20, 30, 40].",
+        "Window 40 400, slices 3 to 7, T2 signal, grade 2.5",
+    ],
+)
+def test_clinical_text_is_left_alone(text: str) -> None:
+    assert scrub_text(text, IDENTITY) == text
+
+
+def test_remote_is_refused_unless_allowed() -> None:
+    request = GenerationRequest((ChatMessage("user", ("hello",)),))
+    with pytest.raises(RemoteBackendDisabledError) as err:
+        outgoing_request(request, IDENTITY, policy=PrivacyPolicy(), remote=True)
+    assert "switched off" in err.value.user_message()
+    assert PrivacyPolicy.from_settings(PrivacySettings()).allow_remote is False
+    outgoing_request(request, IDENTITY, policy=PrivacyPolicy(allow_remote=True), remote=True)
+
+
+def test_leak_check_is_a_last_line_of_defence() -> None:
+    broken = Scrubber.for_identity(IDENTITY)
+    assert broken.leaks("for ZX 99173") == ["id"]
+    assert broken.leaks("nothing here") == []
+    assert issubclass(RemoteBackendDisabledError, PrivacyError)
+
+
+def test_burned_in_flags() -> None:
+    assert burned_in_risk(burned_in_annotation=True).flagged
+    assert not burned_in_risk(burned_in_annotation=False, modality="CT").flagged
+    assert not burned_in_risk(
+        burned_in_annotation=None, sop_class_uid="1.2.840.10008.5.1.4.1.1.2"
+    ).flagged
+    us = burned_in_risk(burned_in_annotation=False, sop_class_uid="1.2.840.10008.5.1.4.1.1.6.1")
+    assert us.flagged and "ultrasound" in us.reasons[0]
+    assert burned_in_risk(burned_in_annotation=None, modality="US").flagged
+    sc = burned_in_risk(burned_in_annotation=None, sop_class_uid="1.2.840.10008.5.1.4.1.1.7.2")
+    assert sc.flagged
+
+
+def test_text_band_mask_and_masking() -> None:
+    mask = text_band_mask(100, 40, 0.1)
+    assert mask[:10].all() and mask[90:].all() and not mask[10:90].any()
+    image = np.full((100, 40, 3), 200, np.uint8)
+    masked = mask_text_bands(image, 0.1)
+    assert (masked[:10] == 0).all() and (masked[90:] == 0).all() and (masked[10:90] == 200).all()
+    assert (image == 200).all()  # the original is untouched
+
+
+def test_flagged_images_are_masked_before_they_leave() -> None:
+    image = np.full((50, 60, 3), 255, np.uint8)
+    request = GenerationRequest((ChatMessage("user", (ImageInput(image), "what is this?")),))
+    risk = burned_in_risk(burned_in_annotation=None, modality="US")
+    policy = PrivacyPolicy(allow_remote=True, mask_text_bands=True, text_band_fraction=0.2)
+    with loopback_server() as server:
+        clean, report = outgoing_request(
+            request, IDENTITY, policy=policy, remote=True, image_risk=risk
+        )
+        OpenAICompatVLM(server.url, "m").generate(clean)
+    (sent,) = _images(server.bodies[0])
+    assert report.masked_images == 1 and report.warnings
+    assert (sent[:10] == 0).all() and (sent[40:] == 0).all() and (sent[10:40] == 255).all()
+
+
+def test_unmasked_flagged_image_needs_confirmation_for_remote() -> None:
+    image = np.zeros((20, 20, 3), np.uint8)
+    request = GenerationRequest((ChatMessage("user", (ImageInput(image), "q")),))
+    risk = burned_in_risk(burned_in_annotation=True)
+    policy = PrivacyPolicy(allow_remote=True, mask_text_bands=False)
+    with pytest.raises(BurnedInTextError, match="burned-in"):
+        outgoing_request(request, None, policy=policy, remote=True, image_risk=risk)
+    _, report = outgoing_request(
+        request, None, policy=policy, remote=True, image_risk=risk, confirmed_burned_in=True
+    )
+    assert report.masked_images == 0 and report.warnings
+    # A local backend needs no confirmation: the pixels stay on this computer.
+    outgoing_request(request, None, policy=policy, remote=False, image_risk=risk)
