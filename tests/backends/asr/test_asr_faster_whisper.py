@@ -148,3 +148,20 @@ def test_other_sample_rates_and_int16(tiny_en: FasterWhisperTranscriber, speech_
         result = tiny_en.transcribe(data, sample_rate=rate)
         assert word_error_rate(sentence, result.text) <= 0.25, result.text
         assert result.duration == pytest.approx(audio.size / 16_000, abs=0.01)
+
+
+def test_wake_phrase_is_heard_only_when_said(
+    tiny_en: FasterWhisperTranscriber, speech_dir: Path
+) -> None:
+    from voxrad.assistant.commands import split_wake_phrase
+
+    said = read_wav(espeak_wav("VoxRad, scroll down five slices.", speech_dir))
+    # Unprompted, tiny.en writes the invented word as "Mark said".
+    assert split_wake_phrase(tiny_en.transcribe(said).text, "VoxRad") is None
+    heard = tiny_en.transcribe(said, wake_phrase="VoxRad").text
+    assert split_wake_phrase(heard, "VoxRad") == "scroll down five slices."
+    for room_talk in ("Next slice.", "I think the patient is stable."):
+        text = tiny_en.transcribe(
+            read_wav(espeak_wav(room_talk, speech_dir)), wake_phrase="VoxRad"
+        ).text
+        assert split_wake_phrase(text, "VoxRad") is None, text

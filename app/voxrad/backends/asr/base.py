@@ -77,8 +77,13 @@ class Transcriber(Protocol):
         *,
         sample_rate: int = SAMPLE_RATE,
         context: Sequence[str] = (),
+        wake_phrase: str = "",
     ) -> Transcript:
-        """Transcribe mono ``audio``; ``context`` are words from the open study to favour."""
+        """Transcribe mono ``audio``.
+
+        ``context`` are words from the open study to favour; ``wake_phrase`` is the phrase a
+        hands-free utterance starts with (an invented word the model must be told about).
+        """
         ...
 
     def close(self) -> None:

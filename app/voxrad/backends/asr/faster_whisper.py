@@ -232,10 +232,16 @@ class FasterWhisperTranscriber:
         for _ in segments:
             pass
 
-    def prompt(self, context: Sequence[str] = ()) -> str | None:
-        """The glossary prompt used for ``context`` words (study words)."""
+    def prompt(self, context: Sequence[str] = (), wake_phrase: str = "") -> str | None:
+        """The decoder prompt for ``context`` words (study words) and a wake phrase."""
         builtin = BUILTIN_TERMS if self.options.use_builtin_terms else ()
-        return build_prompt(context, self.options.lexicon, builtin)
+        glossary = build_prompt(context, self.options.lexicon, builtin)
+        if not wake_phrase.strip():
+            return glossary
+        # A glossary entry does not make tiny.en hear "VoxRad" (it writes "Mark said"); the
+        # phrase used the way it is spoken, before a command, does (measured).
+        wake = wake_phrase.strip()
+        return f"{wake}, next slice. {wake}, lung window. " + (glossary or "")
 
     def transcribe(
         self,
@@ -243,6 +249,7 @@ class FasterWhisperTranscriber:
         *,
         sample_rate: int = SAMPLE_RATE,
         context: Sequence[str] = (),
+        wake_phrase: str = "",
     ) -> Transcript:
         if self._model is None:
             raise BackendError("The speech model is not loaded.", hint="Load it, then try again.")
@@ -264,7 +271,7 @@ class FasterWhisperTranscriber:
                 condition_on_previous_text=False,
                 no_speech_threshold=opts.no_speech_threshold,
                 log_prob_threshold=opts.log_prob_threshold,
-                initial_prompt=self.prompt(context),
+                initial_prompt=self.prompt(context, wake_phrase),
             )
             t2 = time.perf_counter()
             # The segments are a lazy generator: decoding happens here, in this thread.
