@@ -1,0 +1,533 @@
+"""The assistant's turn loop: audio or typed text -> command or question -> answer -> speech.
+
+Threads (each backend on its own, STYLE.md section 3):
+
+* ``voxrad-asr``, ``voxrad-vlm``, ``voxrad-tts``: :class:`BackendWorker` s owning the
+  transcriber, the answerer and the speech output.
+* ``voxrad-intake``: takes utterances and typed text in order, transcribes, parses with the
+  command grammar and either acts on the viewer at once or hands a question on. Commands are
+  never stuck behind a slow answer ("next slice" works while the model thinks).
+* ``voxrad-questions``: answers one question at a time (never interleaved); a question asked
+  meanwhile is queued or cancels the running one (:attr:`PipelineOptions.busy_policy`).
+
+Every wait is on an event set by a job's completion or by a cancel, never a sleep loop.
+Faults end the turn with a message a clinician can act on; the pipeline stays usable.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from voxrad.assistant.commands import Action, Command, CommandGrammar, split_wake_phrase
+from voxrad.assistant.turn_run import QuestionRun, TurnFailedError, wait_job
+from voxrad.assistant.turns import (
+    Answerer,
+    BusyPolicy,
+    Listener,
+    PipelineEvent,
+    PipelineState,
+    SpeechOutput,
+    TurnRecord,
+    ViewerActions,
+    busy_seconds,
+)
+from voxrad.assistant.workers import BackendWorker
+from voxrad.core.conversation import Turn
+from voxrad.core.errors import VoxRadError
+
+logger = logging.getLogger(__name__)
+
+_STOP = object()
+NOTHING_HEARD = "Nothing was heard. Hold the talk button while you speak, or type the question."
+
+
+@dataclass(frozen=True)
+class PipelineOptions:
+    """How the loop behaves. Built from settings by the composition root."""
+
+    busy_policy: BusyPolicy = "queue"
+    #: Questions allowed to wait behind the running one ("queue" policy).
+    max_queued: int = 3
+    muted: bool = False
+    #: Hands-free utterances must start with this phrase (empty: no wake phrase).
+    wake_phrase: str = ""
+    synonyms: Mapping[str, str] | None = None
+    #: Earlier answered turns sent with a question (the prompt replays them as context).
+    history_turns: int = 6
+    #: Seconds each thread gets to end at shutdown.
+    shutdown_timeout_s: float = 5.0
+    #: Text -> text applied to each sentence before speaking (expand "mm", "HU", ...).
+    speech_text: Callable[[str], str] | None = None
+
+
+class AssistantPipeline:
+    """One clinician's assistant loop. The UI drives it and listens to its events.
+
+    Parameters
+    ----------
+    viewer
+        The viewer's side (:class:`ViewerActions`).
+    transcriber_factory, answerer_factory, speaker_factory
+        Build the backends; each is called on its own worker thread. ``speaker_factory`` may
+        be None (no speech output: replies are shown only).
+    on_turn_finished
+        Called with each finished :class:`TurnRecord` (e.g. the conversation store's
+        ``append``); a failure there is reported as a message, never lost silently.
+    """
+
+    def __init__(
+        self,
+        viewer: ViewerActions,
+        *,
+        transcriber_factory: Callable[[], Any] | None,
+        answerer_factory: Callable[[], Answerer] | None,
+        speaker_factory: Callable[[], SpeechOutput] | None = None,
+        options: PipelineOptions | None = None,
+        on_turn_finished: Callable[[TurnRecord], None] | None = None,
+    ) -> None:
+        self.viewer = viewer
+        self.options = options or PipelineOptions()
+        self._grammar = CommandGrammar(self.options.synonyms)
+        asr, vlm, tts = transcriber_factory, answerer_factory, speaker_factory
+        self._asr = BackendWorker("voxrad-asr", asr) if asr else None
+        self._vlm = BackendWorker("voxrad-vlm", vlm) if vlm else None
+        self._tts = BackendWorker("voxrad-tts", tts) if tts else None
+        self._on_turn_finished = on_turn_finished
+        self._listeners: list[Listener] = []
+        self._lock = threading.RLock()
+        self._emit_lock = threading.RLock()
+        self._state = PipelineState.IDLE
+        self._muted = self.options.muted
+        self._listening_since: float | None = None
+        self._transcribing = 0
+        #: Bumped by cancel(): an utterance submitted before it is dropped after transcription.
+        self._cancel_epoch = 0
+        self._next_id = 1
+        self._turns: list[TurnRecord] = []
+        self._study_words: tuple[str, ...] = ()
+        self._intake: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._pending: deque[QuestionRun] = deque()
+        self._current: QuestionRun | None = None
+        self._last_spoken: QuestionRun | None = None
+        self._cond = threading.Condition(self._lock)
+        self._stopping = False
+        self._threads = [
+            threading.Thread(target=self._intake_loop, name="voxrad-intake", daemon=True),
+            threading.Thread(target=self._question_loop, name="voxrad-questions", daemon=True),
+        ]
+        self._started = False
+
+    # --- public API (any thread) -------------------------------------------------------------
+
+    def start(self, *, load_models: bool = True) -> None:
+        """Start the threads; with ``load_models`` the backends begin loading now."""
+        if self._started:
+            return
+        self._started = True
+        for worker in (self._asr, self._vlm, self._tts):
+            if worker is not None:
+                worker.start(load_now=load_models)
+        for thread in self._threads:
+            thread.start()
+
+    def add_listener(self, listener: Listener) -> None:
+        with self._emit_lock:
+            self._listeners.append(listener)
+
+    def remove_listener(self, listener: Listener) -> None:
+        with self._emit_lock:
+            self._listeners.remove(listener)
+
+    @property
+    def state(self) -> PipelineState:
+        return self._state
+
+    @property
+    def muted(self) -> bool:
+        return self._muted
+
+    def set_muted(self, muted: bool) -> None:
+        """Mute stops the current speech too."""
+        self._muted = muted
+        if muted:
+            self.stop_speaking()
+
+    def set_study_words(self, words: Sequence[str]) -> None:
+        """Words from the open study (body part, series names) that speech recognition favours."""
+        self._study_words = tuple(words)
+
+    def turns(self) -> list[TurnRecord]:
+        """Snapshots of the conversation so far, oldest first."""
+        with self._lock:
+            return [t.snapshot() for t in self._turns]
+
+    def load_history(self, records: Sequence[TurnRecord]) -> None:
+        """Start from a stored conversation (a study reopened)."""
+        with self._lock:
+            self._turns = [r.snapshot() for r in records]
+            self._next_id = max((r.turn_id for r in records), default=0) + 1
+
+    def clear_history(self) -> None:
+        with self._lock:
+            self._turns = []
+
+    def start_listening(self) -> None:
+        """Push-to-talk pressed (or hands-free speech began). Stops any speech: barge-in."""
+        self.stop_speaking()
+        with self._lock:
+            self._listening_since = time.perf_counter()
+        self._update_state()
+
+    def stop_listening(self) -> None:
+        """Listening ended without an utterance (released at once, or cancelled)."""
+        with self._lock:
+            self._listening_since = None
+        self._update_state()
+
+    def submit_audio(
+        self,
+        audio: np.ndarray,
+        *,
+        sample_rate: int = 16_000,
+        capture_s: float | None = None,
+        hands_free: bool = False,
+    ) -> int:
+        """An utterance is complete (push-to-talk released). Returns the turn id."""
+        now = time.perf_counter()
+        with self._lock:
+            since, self._listening_since = self._listening_since, None
+        if capture_s is None:
+            capture_s = now - since if since is not None else audio.size / sample_rate
+        record = self._new_record("voice")
+        record.timings["capture"] = float(capture_s)
+        with self._lock:
+            self._transcribing += 1
+            epoch = self._cancel_epoch
+        self._intake.put((record, now, audio, sample_rate, hands_free, epoch))
+        self._update_state()
+        return record.turn_id
+
+    def submit_text(self, text: str) -> int:
+        """A typed (or edited and re-asked) command or question. Returns the turn id."""
+        record = self._new_record("typed")
+        record.transcript = text.strip()
+        self._intake.put((record, time.perf_counter(), None, 0, False, self._cancel_epoch))
+        return record.turn_id
+
+    def microphone_failed(self, error: VoxRadError) -> None:
+        """The microphone failed or was unplugged, possibly mid-question."""
+        with self._lock:
+            was_listening = self._listening_since is not None
+            self._listening_since = None
+        record = self._new_record("voice")
+        record.kind = "empty"
+        record.error = error.user_message()
+        record.messages.append(record.error)
+        logger.warning("microphone failed (listening=%s): %s", was_listening, error.message)
+        self._emit("message", record, record.error)
+        self._finish(record)
+        self._update_state()
+
+    def cancel(self) -> None:
+        """Cancel the running question, the ones waiting, utterances being transcribed and
+        any speech."""
+        with self._lock:
+            self._cancel_epoch += 1
+            dropped = list(self._pending)
+            self._pending.clear()
+            current = self._current
+        for run in dropped:
+            self._drop(run, "Cancelled.")
+        if current is not None:
+            current.cancel()
+        self.stop_speaking()
+        self._update_state()
+
+    def stop_speaking(self) -> None:
+        """Barge-in / "stop talking": the reply stops within the speech engine's cancel bound."""
+        with self._lock:
+            runs = [r for r in (self._current, self._last_spoken) if r is not None]
+        for run in runs:
+            run.stop_speech()
+        self._update_state()
+
+    def shutdown(self, timeout: float | None = None) -> bool:
+        """Cancel everything, end every thread and close the backends. False if any thread
+        did not end in time (logged); the app can still exit (daemon threads)."""
+        limit = self.options.shutdown_timeout_s if timeout is None else timeout
+        self.cancel()
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        self._intake.put(_STOP)
+        ok = True
+        for thread in self._threads:
+            if thread.is_alive():
+                thread.join(limit)
+                if thread.is_alive():
+                    logger.warning("%s did not stop within %.1f s", thread.name, limit)
+                    ok = False
+        for worker in (self._asr, self._vlm, self._tts):
+            if worker is not None:
+                ok = worker.stop(limit) and ok
+        return ok
+
+    # --- internals ---------------------------------------------------------------------------
+
+    def _new_record(self, source: str) -> TurnRecord:
+        with self._lock:
+            record = TurnRecord(self._next_id, source, created=time.time())  # type: ignore[arg-type]
+            self._next_id += 1
+        return record
+
+    def _intake_loop(self) -> None:
+        while True:
+            item = self._intake.get()
+            if item is _STOP:
+                return
+            record, t_submit, audio, rate, hands_free, epoch = item
+            try:
+                self._take(record, t_submit, audio, rate, hands_free, epoch)
+            except Exception:  # a bug must not end the loop: the next turn still works
+                logger.exception("turn %d failed unexpectedly", record.turn_id)
+                record.error = "Something went wrong with this turn; see the log. Try again."
+                self._finish(record)
+            finally:
+                if audio is not None:
+                    # Only now: a question is already queued, so the state goes straight
+                    # from transcribing to thinking.
+                    with self._lock:
+                        self._transcribing -= 1
+                    self._update_state()
+
+    def _take(
+        self,
+        record: TurnRecord,
+        t_submit: float,
+        audio: Any,
+        rate: int,
+        hands_free: bool,
+        epoch: int,
+    ) -> None:
+        intervals: list[tuple[float, float]] = []
+        if audio is not None:
+            self._transcribe(record, audio, rate, intervals)
+            if record.error:
+                self._close_intake(record, t_submit, intervals)
+                return
+            if epoch != self._cancel_epoch:
+                record.cancelled = True
+                record.messages.append("Cancelled.")
+                self._close_intake(record, t_submit, intervals)
+                return
+        else:
+            self._emit("transcript", record)
+        text = record.transcript
+        if hands_free and self.options.wake_phrase:
+            rest = split_wake_phrase(text, self.options.wake_phrase)
+            if rest is None:
+                logger.debug("hands-free utterance without the wake phrase ignored")
+                return
+            text = rest
+        parsed = self._grammar.parse(text)
+        if parsed is None:
+            record.kind = "empty"
+            record.messages.append(NOTHING_HEARD)
+            self._emit("message", record, NOTHING_HEARD)
+            self._close_intake(record, t_submit, intervals)
+            return
+        if isinstance(parsed, Command):
+            record.kind = "command"
+            record.command = parsed
+            self._run_command(record, parsed)
+            self._close_intake(record, t_submit, intervals)
+            return
+        record.kind = "question"
+        try:
+            view = self.viewer.current_view()
+        except Exception:
+            logger.exception("the viewer could not say what is on screen")
+            view = None
+        self._enqueue_question(QuestionRun(self, record, parsed.text, t_submit, intervals, view))
+
+    def _transcribe(
+        self, record: TurnRecord, audio: Any, rate: int, intervals: list[tuple[float, float]]
+    ) -> None:
+        if self._asr is None:
+            record.error = "Speech recognition is not set up. Type the question instead."
+            return
+        words = self._study_words
+        job = self._asr.submit(
+            lambda t: t.transcribe(audio, sample_rate=rate, context=words), "transcribe"
+        )
+        try:
+            wait_job(job, None)
+        except TurnFailedError as exc:
+            record.error = exc.message
+            record.messages.append(exc.message)
+            self._emit("message", record, exc.message)
+            return
+        finally:
+            if job.started is not None and job.ended is not None:
+                intervals.append((job.started, job.ended))
+                record.timings["transcription"] = job.seconds
+        record.transcript = job.result.text.strip() if job.result is not None else ""
+        self._emit("transcript", record)
+
+    def _run_command(self, record: TurnRecord, command: Command) -> None:
+        if command.action is Action.CANCEL:
+            self.cancel()
+        elif command.action is Action.STOP_SPEAKING:
+            self.stop_speaking()
+        elif command.action is Action.REPEAT:
+            self._repeat()
+        else:
+            try:
+                self.viewer.apply_command(command)
+            except VoxRadError as exc:
+                record.error = exc.user_message()
+            except Exception:
+                logger.exception("viewer failed on %s", command.action)
+                record.error = "The viewer could not do that; see the log."
+            if record.error:
+                record.messages.append(record.error)
+                self._emit("message", record, record.error)
+        self._emit("command", record)
+
+    def _repeat(self) -> None:
+        with self._lock:
+            answered = [t for t in self._turns if t.answer is not None and t.answer.answer]
+        if answered:
+            run = QuestionRun(self, answered[-1].snapshot(), "", time.perf_counter(), [])
+            with self._lock:
+                self._last_spoken = run
+            run.speak_text(answered[-1].answer.answer)  # type: ignore[union-attr]
+
+    def _close_intake(
+        self, record: TurnRecord, t_submit: float, intervals: list[tuple[float, float]]
+    ) -> None:
+        total = time.perf_counter() - t_submit
+        record.timings["total"] = total
+        record.timings["overhead"] = max(total - busy_seconds(intervals), 0.0)
+        self._finish(record)
+
+    def _enqueue_question(self, run: QuestionRun) -> None:
+        dropped: list[QuestionRun] = []
+        rejected = False
+        with self._cond:
+            busy = self._current is not None or bool(self._pending)
+            if busy and self.options.busy_policy == "cancel":
+                dropped = list(self._pending)
+                self._pending.clear()
+                if self._current is not None:
+                    self._current.cancel("Replaced by a newer question.")
+            elif busy and len(self._pending) >= self.options.max_queued:
+                rejected = True
+            if not rejected:
+                self._pending.append(run)
+                self._cond.notify_all()
+        for old in dropped:
+            self._drop(old, "Replaced by a newer question.")
+        if rejected:
+            self._drop(run, "Too many questions are waiting; ask again when an answer is done.")
+        elif busy and self.options.busy_policy == "queue":
+            run.note("Waiting for the answer before this one.")
+
+    def _drop(self, run: QuestionRun, why: str) -> None:
+        run.record.cancelled = True
+        run.note(why)
+        self._finish(run.record)
+
+    def _question_loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._pending and not self._stopping:
+                    self._cond.wait()
+                if self._stopping:
+                    return
+                run = self._pending.popleft()
+                self._current = run
+                self._last_spoken = run
+            try:
+                run.execute()
+            except Exception:
+                logger.exception("question turn %d failed unexpectedly", run.record.turn_id)
+                run.record.error = "Something went wrong with this question; see the log."
+            finally:
+                with self._cond:
+                    self._current = None
+                self._finish(run.record)
+                self._update_state()
+
+    def history(self) -> tuple[Turn, ...]:
+        """Answered questions so far, as the answerer replays them."""
+        with self._lock:
+            answered = [
+                Turn(t.question, t.answer)
+                for t in self._turns
+                if t.question is not None and t.answer is not None
+            ]
+        keep = self.options.history_turns
+        return tuple(answered[-keep:]) if keep > 0 else ()
+
+    def _finish(self, record: TurnRecord) -> None:
+        with self._lock:
+            # Kept in asking order: a command finishes before a question asked earlier.
+            bisect.insort(self._turns, record, key=lambda t: t.turn_id)
+        logger.info(
+            "turn %d %s finished: %s",
+            record.turn_id,
+            record.kind,
+            ", ".join(f"{k}={v * 1000:.0f}ms" for k, v in record.timings.items()),
+        )
+        if self._on_turn_finished is not None:
+            try:
+                self._on_turn_finished(record.snapshot())
+            except Exception:
+                logger.exception("saving turn %d failed", record.turn_id)
+                note = "This turn could not be saved; it stays on screen until VoxRad closes."
+                record.messages.append(note)
+                self._emit("message", record, note)
+        self._emit("finished", record)
+
+    def _compute_state(self) -> PipelineState:
+        if self._listening_since is not None:
+            return PipelineState.LISTENING
+        if self._transcribing > 0:
+            return PipelineState.TRANSCRIBING
+        run = self._current
+        if run is not None and not run.answered:
+            return PipelineState.SPEAKING if run.speaking else PipelineState.THINKING
+        for r in (run, self._last_spoken):
+            if r is not None and r.speech_pending:
+                return PipelineState.SPEAKING
+        return PipelineState.THINKING if self._pending else PipelineState.IDLE
+
+    def _update_state(self) -> None:
+        with self._emit_lock:
+            with self._lock:
+                state = self._compute_state()
+                if state == self._state:
+                    return
+                self._state = state
+            self._emit("state", None)
+
+    def _emit(self, kind: Any, record: TurnRecord | None, text: str = "") -> None:
+        event = PipelineEvent(kind, self._state, record.snapshot() if record else None, text)
+        with self._emit_lock:
+            listeners = list(self._listeners)
+            for listener in listeners:
+                try:
+                    listener(event)
+                except Exception:
+                    logger.exception("pipeline listener failed on %s", kind)
