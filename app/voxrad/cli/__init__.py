@@ -29,6 +29,7 @@ COMMANDS = (
     "ask",
     "models",
     "audit",
+    "eval",
 )
 
 EXIT_OK = 0
