@@ -1,0 +1,141 @@
+"""The question-to-answer use case with a scripted engine: what is sent, how boxes come back
+to image pixels and patient mm, and where the confidence comes from."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from voxrad.assistant.answering import AskOptions, ask
+from voxrad.backends.vlm.base import (
+    GenerationRequest,
+    GenerationResult,
+    TokenCallback,
+    VisionLanguageModel,
+)
+from voxrad.core.conversation import Box, Question
+from voxrad.core.volume import Volume
+
+
+class FakeVLM:
+    """Replies with scripted texts (one per call) and records the requests it got."""
+
+    name = "fake"
+
+    def __init__(self, replies: list[str], *, logprob: float | None = None) -> None:
+        self.replies = list(replies)
+        self.logprob = logprob
+        self.requests: list[GenerationRequest] = []
+
+    def load(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def generate(
+        self,
+        request: GenerationRequest,
+        *,
+        on_token: TokenCallback | None = None,
+        cancel: threading.Event | None = None,
+    ) -> GenerationResult:
+        self.requests.append(request)
+        text = self.replies.pop(0)
+        tokens = tuple(text.split(" "))
+        tokens = tuple(t + " " for t in tokens[:-1]) + tokens[-1:]
+        for t in tokens:
+            if on_token is not None:
+                on_token(t)
+        lps = None if self.logprob is None else tuple(self.logprob for _ in tokens)
+        return GenerationResult(
+            text=text,
+            tokens=tokens,
+            token_logprobs=lps,
+            completion_tokens=len(tokens),
+            timings={"generate": 0.01, "first_token": 0.002},
+            model="fake",
+        )
+
+
+@pytest.fixture
+def volume() -> Volume:
+    """Two 200 x 100 slices, 0.5 mm pixels, 2 mm slices, bright square at x 120..160, y 20..60."""
+    vox = np.zeros((2, 100, 200), np.int16)
+    vox[:, 20:60, 120:160] = 1000
+    # Axial: columns (i) run along L (x), rows (j) along P (y), slices (k) along S (z).
+    axial = np.array([[0.0, 0.0, 1.0], [0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
+    return Volume(vox, spacing=(2.0, 0.5, 0.5), origin=(-50.0, -25.0, 10.0), direction=axial)
+
+
+# MedGemma sees a 896 x 896 letterbox of the 200 x 100 slice: scale 4.48, 224 px bars top and
+# bottom. The square (x 120..160, y 20..60) is at x 537.6..716.8, y 313.6..492.8 of 896,
+# i.e. box_2d [350, 600, 550, 800] in y-first 0-1000 units.
+MEDGEMMA_REPLY = (
+    "The bright square is in the upper right. Final Answer: A dense square lesion. "
+    '```json\n[{"box_2d": [350, 600, 550, 800], "label": "lesion"}]\n```\nConfidence: 90%'
+)
+
+
+def test_boxes_come_back_to_image_pixels_and_patient_mm(volume: Volume) -> None:
+    model = FakeVLM([MEDGEMMA_REPLY], logprob=-0.1)
+    assert isinstance(model, VisionLanguageModel)
+    answer = ask(model, volume, Question("Where is the lesion?", slice_index=1), family="medgemma")
+    assert answer.answer.startswith("A dense square lesion")
+    (finding,) = answer.findings
+    assert finding.box is not None
+    assert finding.box.as_tuple() == pytest.approx((120, 20, 160, 60), abs=0.05)
+    assert finding.slice_index == 1
+    data = finding.to_dict(volume)
+    # Centre (140, 40) px -> LPS: x = -50 + 139.5 * 0.5, y = -25 + 39.5 * 0.5, z = 10 + 1 * 2.
+    assert data["center_lps_mm"] == pytest.approx([19.75, -5.25, 12.0], abs=0.05)
+    assert data["size_mm"] == pytest.approx([20.0, 20.0], abs=0.05)
+    # Logprobs measured, so they (not the stated 90 %) give the confidence.
+    assert answer.confidence_source == "logprobs"
+    assert answer.confidence == pytest.approx(np.exp(-0.1), abs=1e-6)
+    assert answer.stated_confidence == pytest.approx(0.9)
+    assert {"prepare", "generate", "first_token", "parse", "total"} <= set(answer.timings)
+    assert answer.model == "fake"
+
+
+def test_request_holds_the_prepared_pixels_and_no_identifiers(volume: Volume) -> None:
+    model = FakeVLM([MEDGEMMA_REPLY])
+    ask(model, volume, Question("Where?", slice_index=0), family="medgemma")
+    (request,) = model.requests
+    (image,) = request.images
+    assert image.size == (896, 896)
+    assert request.messages[-1].text.count("Where?") == 1
+    assert request.temperature == 0.0
+
+
+def test_self_consistency_samples(volume: Volume) -> None:
+    other = MEDGEMMA_REPLY.replace("A dense square lesion", "No lesion")
+    model = FakeVLM([MEDGEMMA_REPLY, MEDGEMMA_REPLY, other, MEDGEMMA_REPLY])
+    answer = ask(
+        model,
+        volume,
+        Question("Where is the lesion?"),
+        family="medgemma",
+        options=AskOptions(samples=3),
+    )
+    assert answer.confidence_source == "self-consistency"
+    assert answer.confidence == pytest.approx(0.75)
+    assert [r.temperature for r in model.requests] == [0.0, 0.7, 0.7, 0.7]
+    assert len({r.seed for r in model.requests}) == 4
+
+
+def test_empty_reply_is_not_an_answer(volume: Volume) -> None:
+    answer = ask(FakeVLM([""]), volume, Question("Anything?"), family="medgemma")
+    assert answer.answer == "" and not answer.findings
+    assert any("empty" in w for w in answer.warnings)
+    assert answer.confidence is None and answer.confidence_source == "none"
+
+
+def test_region_question_sends_context_and_close_up(volume: Volume) -> None:
+    model = FakeVLM([MEDGEMMA_REPLY])
+    q = Question("What is this?", slice_index=0, region=Box(110, 10, 170, 70))
+    answer = ask(model, volume, q, family="qwen2.5-vl")
+    assert len(model.requests[0].images) == 2
+    assert answer.family == "qwen2.5-vl"

