@@ -273,10 +273,6 @@ class LlamaCppVLM:
                 f"The model {self.name} has no vision projector, so it cannot see images.",
                 hint="Install a model with an mmproj file (see `voxrad models list`).",
             )
-        if request.images:
-            # The chat handler stands each image in as the same placeholder tokens, so the
-            # prefix cache would take a new image for the previous one: start afresh.
-            self._llm.reset()
         recorder = _LogprobRecorder(0) if request.want_logprobs else None
         clock = DecodeClock(time.perf_counter)
         pieces: list[str] = []
