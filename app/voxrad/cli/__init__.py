@@ -26,6 +26,7 @@ COMMANDS = (
     "settings_cmd",
     "command",
     "transcribe",
+    "say",
     "ask",
     "models",
     "audit",

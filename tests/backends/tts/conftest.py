@@ -1,0 +1,17 @@
+import sys
+from pathlib import Path
+
+import pytest
+
+# Shared helpers: tests/speech_support.py and the PulseAudio fixture in tests/audio/pulse.py.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "audio"))
+
+
+@pytest.fixture(scope="session")
+def pulse(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """A private PulseAudio server with a null sink as the default output."""
+    from pulse import pulse_server
+
+    with pulse_server(tmp_path_factory.mktemp("pa-tts")) as server:
+        yield server
