@@ -378,8 +378,9 @@ class AssistantPipeline:
             self._emit("message", record, exc.message)
             return
         finally:
-            if job.started is not None and job.ended is not None:
-                intervals.append((job.started, job.ended))
+            if job.ended is not None:
+                intervals.append((job.submitted, job.ended))
+            if job.started is not None:
                 record.timings["transcription"] = job.seconds
         record.transcript = job.result.text.strip() if job.result is not None else ""
         self._emit("transcript", record)

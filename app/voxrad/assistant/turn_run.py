@@ -187,8 +187,9 @@ class QuestionRun:
             "answer",
         )
         self._wait(job)
-        if job.started is not None and job.ended is not None:
-            self.intervals.append((job.started, job.ended))
+        # A cancelled call may still run: count its wait up to now as model time.
+        self.intervals.append((job.submitted, job.ended or time.perf_counter()))
+        if job.ended is not None:
             rec.timings["full_answer"] = job.ended - self._t_sent
         if self.cancelled.is_set():
             rec.cancelled = True

@@ -37,8 +37,10 @@ _STOP = object()
 class Job(Generic[R]):
     """A job's outcome: wait on :attr:`done`, then read :attr:`result` or :attr:`error`.
 
-    ``started`` / ``ended`` are ``time.perf_counter()`` values taken around the backend call,
-    so the pipeline can subtract backend time from a turn's wall time.
+    ``started`` / ``ended`` are ``time.perf_counter()`` values taken around the backend call;
+    ``submitted`` is when it was queued. From ``submitted`` to ``ended`` the caller waits on the
+    backend's thread (loading the model, earlier jobs, this job): the pipeline subtracts that
+    span, not only the call itself, from a turn's wall time to get the app's own overhead.
     """
 
     def __init__(self, fn: Callable[[Any], R], name: str) -> None:
@@ -47,6 +49,7 @@ class Job(Generic[R]):
         self.done = threading.Event()
         self.result: R | None = None
         self.error: BaseException | None = None
+        self.submitted = time.perf_counter()
         self.started: float | None = None
         self.ended: float | None = None
         self._callbacks: list[Callable[[Job[R]], None]] = []
@@ -193,6 +196,7 @@ class BackendWorker(Generic[B]):
         backend = self._ensure_loaded()
         if backend is None:
             job.error = self._load_error
+            job.ended = time.perf_counter()
             job._finish()
             return
         job.started = time.perf_counter()
