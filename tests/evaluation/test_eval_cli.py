@@ -64,8 +64,15 @@ def test_eval_vqa_json_with_a_scripted_model(
     # "yes" to everything: the closed questions whose truth is yes are right (1198, 55, 56).
     fake = FakeAnswerer({"any": Scripted("yes", 0.5)}, key=lambda question, image: "any")
 
-    def make(cls: type, settings: object, *, model: str | None = None, seed: int = 0) -> object:
-        assert model == "my-model" and seed == 7
+    def make(
+        cls: type,
+        settings: object,
+        *,
+        model: str | None = None,
+        backend: str | None = None,
+        seed: int = 0,
+    ) -> object:
+        assert (model, backend, seed) == ("my-model", "llama-cpp", 7)
         return fake
 
     monkeypatch.setattr(EngineAnswerer, "from_settings", classmethod(make))
@@ -80,6 +87,8 @@ def test_eval_vqa_json_with_a_scripted_model(
             "my-model",
             "--seed",
             "7",
+            "--backend",
+            "llama-cpp",
             "--out",
             str(out),
             "--json",
@@ -103,3 +112,23 @@ def test_the_engine_sees_the_dataset_pixels_as_a_colour_image() -> None:
     assert np.array_equal(volume.voxels[0], rgb)
     with pytest.raises(ValueError, match="uint8"):
         image_volume(rgb.astype(np.float32))
+
+
+def test_ctrl_c_keeps_the_finished_items_and_says_how_to_continue(
+    shared_data: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fake = FakeAnswerer(
+        {"any": Scripted("yes", 0.5)}, key=lambda question, image: "any", interrupt_after=4
+    )
+    monkeypatch.setattr(EngineAnswerer, "from_settings", classmethod(lambda cls, s, **kw: fake))
+    out = tmp_path / "run"
+    sample = str(shared_data / "vqa-rad-sample")
+    code = main(["eval", "vqa", "--dataset", sample, "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 130
+    assert str(out) in err and "same command again" in err
+    assert len((out / "results.jsonl").read_text().splitlines()) == 3
+    assert fake.closed  # the model is freed on the way out

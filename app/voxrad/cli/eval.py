@@ -44,6 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", required=True, type=Path, help="dataset folder or JSON file")
     p.add_argument("--model", help="catalog name or model file (default: the one in settings)")
+    p.add_argument("--backend", help="llama-cpp, transformers or openai (default: settings)")
     p.add_argument("--limit", type=int, help="evaluate a seeded random sample of N items")
     p.add_argument("--seed", type=int, default=0, help="seed for the sample and the model")
     p.add_argument("--out", type=Path, help="run folder (default: under VoxRad's data folder)")
@@ -64,7 +65,9 @@ def run(args: argparse.Namespace) -> int:
     folder = args.out or default_folder(args.eval_kind, args.dataset, Path(model_name).name)
     # Read the dataset before loading a multi-GB model, so a wrong path fails in a second.
     _check_dataset(args)
-    answerer = EngineAnswerer.from_settings(settings, model=args.model, seed=args.seed)
+    answerer = EngineAnswerer.from_settings(
+        settings, model=args.model, backend=args.backend, seed=args.seed
+    )
     try:
         if args.eval_kind == "vqa":
             langs = tuple(s.strip() for s in args.lang.split(",") if s.strip())

@@ -73,9 +73,14 @@ class EngineAnswerer:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, *, model: str | None = None, seed: int = 0
+        cls,
+        settings: Settings,
+        *,
+        model: str | None = None,
+        backend: str | None = None,
+        seed: int = 0,
     ) -> EngineAnswerer:
-        """Load the model named ``model`` (default: the one in the settings).
+        """Load the model named ``model`` on ``backend`` (defaults: those in the settings).
 
         Raises
         ------
@@ -92,7 +97,11 @@ class EngineAnswerer:
                 hint="Install VoxRad with its model engine (pip install 'voxrad[llama]') and a "
                 "model (`voxrad models pull NAME`).",
             ) from exc
-        vlm = settings.vlm.model_copy(update={"model": model}) if model else settings.vlm
+        vlm = settings.vlm
+        if model:
+            vlm = vlm.model_copy(update={"model": model})
+        if backend:
+            vlm = vlm.model_copy(update={"backend": backend})
         # Resolving first makes "not installed" quick and clear, before anything heavy loads.
         spec = resolve_model(vlm, settings.models.resolved_directory())
         engine = create_vlm(spec, vlm, settings.privacy)
