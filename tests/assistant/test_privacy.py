@@ -254,3 +254,40 @@ def test_unmasked_flagged_image_needs_confirmation_for_remote() -> None:
     assert report.masked_images == 0 and report.warnings
     # A local backend needs no confirmation: the pixels stay on this computer.
     outgoing_request(request, None, policy=policy, remote=False, image_risk=risk)
+
+
+def test_log_redactor_scrubs_records_above_debug() -> None:
+    from voxrad.assistant.privacy import LogRedactor
+
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            self.format(record)
+            records.append(record)
+
+    handler = Keep()
+    redactor = LogRedactor()
+    handler.addFilter(redactor)
+    log = logging.getLogger("voxrad.test.redactor")
+    log.addHandler(handler)
+    log.propagate = False
+    log.setLevel(logging.DEBUG)
+    try:
+        log.info("opened %s", "/data/QUOKKA_WILHELMINA/ZX-99173")
+        redactor.set_identity(IDENTITY)
+        log.info("opened %s", "/data/QUOKKA_WILHELMINA/ZX-99173")
+        log.info("scan of 2026-01-03 took 5 s")  # not the patient's: left alone
+        try:
+            raise ValueError("cannot read /data/Quokka/ZX99173/x.dcm")
+        except ValueError:
+            log.exception("load failed")
+        log.debug("debug keeps %s", "QUOKKA")
+    finally:
+        log.removeHandler(handler)
+    assert "QUOKKA" in records[0].getMessage()  # no study open yet: nothing to match
+    assert leaked(records[1].getMessage()) == []
+    assert records[2].getMessage() == "scan of 2026-01-03 took 5 s"
+    assert records[3].exc_text and leaked(records[3].exc_text) == []
+    assert "ValueError" in records[3].exc_text
+    assert records[4].getMessage() == "debug keeps QUOKKA"

@@ -178,8 +178,11 @@ class Scrubber:
         specific: list[tuple[str, re.Pattern[str]]] = []
 
         def add(kind: str, pattern: str | None) -> None:
+            # Bounded by anything but a letter or digit: folder names join words with "_".
             if pattern:
-                specific.append((kind, re.compile(rf"(?<!\w){pattern}(?!\w)", re.IGNORECASE)))
+                specific.append(
+                    (kind, re.compile(rf"(?<![^\W_]){pattern}(?![^\W_])", re.IGNORECASE))
+                )
 
         for kind, value in (("id", identity.patient_id), ("id", identity.accession_number)):
             if value.strip():
@@ -202,6 +205,11 @@ class Scrubber:
                 counts[kind] += n
         return text, counts
 
+    def own_only(self) -> Scrubber:
+        """Only this study's identifiers (no generic patterns): for text such as log lines,
+        where dates and long numbers are usually not about the patient."""
+        return Scrubber(self.patterns[: self.specific], self.specific)
+
     def leaks(self, text: str) -> list[str]:
         """Kinds of this study's identifiers still present in ``text`` (case-insensitive)."""
         own = self.patterns[: self.specific]
@@ -211,6 +219,35 @@ class Scrubber:
 def scrub_text(text: str, identity: PatientIdentity | None = None) -> str:
     """``text`` without identifiers (see :class:`Scrubber`)."""
     return Scrubber.for_identity(identity).scrub(text)[0]
+
+
+class LogRedactor(logging.Filter):
+    """A logging filter that removes the open study's identifiers from records above DEBUG.
+
+    Modules never log patient data above DEBUG; this is the second line of defence for a
+    slip (an exception message quoting a file path named after the patient, say). Install it
+    on every handler (``main.configure_logging``) and call :meth:`set_identity` when a study
+    is opened or closed.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._scrubber = Scrubber((), 0)
+
+    def set_identity(self, identity: PatientIdentity | None) -> None:
+        self._scrubber = Scrubber.for_identity(identity).own_only()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno <= logging.DEBUG or not self._scrubber.patterns:
+            return True
+        clean, counts = self._scrubber.scrub(record.getMessage())
+        if counts:
+            record.msg, record.args = clean, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self._scrubber.scrub(record.exc_text)[0]
+        return True
 
 
 # -- burned-in text ------------------------------------------------------------------------------
