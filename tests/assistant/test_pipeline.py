@@ -430,3 +430,22 @@ def test_soak_200_questions_no_thread_growth_bounded_memory(make: Make) -> None:
     assert grown < 150 * 8_000, grown
     assert threading.active_count() == running
     assert len(pipeline.turns()) == 200
+
+
+def test_model_installed_later_works_after_reload(make: Make) -> None:
+    answerer = FakeAnswerer(REPLY, load_error=ModelNotInstalledError("Not installed."))
+    pipeline, log = make(answerer=answerer)
+    assert "Not installed." in log.finished(pipeline.submit_text("Effusion?")).error
+    answerer.load_error = None  # the user ran `voxrad models pull`
+    pipeline.reload_models()
+    assert log.finished(pipeline.submit_text("Effusion?")).answer.answer == REPLY
+
+
+def test_no_speech_model_still_allows_typing(make: Make) -> None:
+    class Missing(FakeTranscriber):
+        def load(self) -> None:
+            raise ModelNotInstalledError("The speech model tiny.en is not installed.")
+
+    pipeline, log = make(transcriber=Missing())
+    assert "tiny.en is not installed" in log.finished(speak_into(pipeline)).error
+    assert log.finished(pipeline.submit_text("Is there an effusion?")).ok

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import bisect
 import logging
-import queue
 import threading
 import time
 from collections import deque
@@ -28,8 +27,9 @@ from typing import Any
 
 import numpy as np
 
-from voxrad.assistant.commands import Action, Command, CommandGrammar, split_wake_phrase
-from voxrad.assistant.turn_run import QuestionRun, TurnFailedError, wait_job
+from voxrad.assistant.commands import CommandGrammar
+from voxrad.assistant.intake import NOTHING_HEARD, STOP, Intake
+from voxrad.assistant.turn_run import QuestionRun
 from voxrad.assistant.turns import (
     Answerer,
     BusyPolicy,
@@ -39,7 +39,6 @@ from voxrad.assistant.turns import (
     SpeechOutput,
     TurnRecord,
     ViewerActions,
-    busy_seconds,
 )
 from voxrad.assistant.workers import BackendWorker
 from voxrad.core.conversation import Turn
@@ -47,8 +46,7 @@ from voxrad.core.errors import VoxRadError
 
 logger = logging.getLogger(__name__)
 
-_STOP = object()
-NOTHING_HEARD = "Nothing was heard. Hold the talk button while you speak, or type the question."
+__all__ = ["NOTHING_HEARD", "AssistantPipeline", "PipelineOptions"]
 
 
 @dataclass(frozen=True)
@@ -115,14 +113,14 @@ class AssistantPipeline:
         self._next_id = 1
         self._turns: list[TurnRecord] = []
         self._study_words: tuple[str, ...] = ()
-        self._intake: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._intake = Intake(self)
         self._pending: deque[QuestionRun] = deque()
         self._current: QuestionRun | None = None
         self._last_spoken: QuestionRun | None = None
         self._cond = threading.Condition(self._lock)
         self._stopping = False
         self._threads = [
-            threading.Thread(target=self._intake_loop, name="voxrad-intake", daemon=True),
+            self._intake.thread,
             threading.Thread(target=self._question_loop, name="voxrad-questions", daemon=True),
         ]
         self._started = False
@@ -139,6 +137,13 @@ class AssistantPipeline:
                 worker.start(load_now=load_models)
         for thread in self._threads:
             thread.start()
+
+    def reload_models(self) -> None:
+        """Load the backends afresh on their next use: after a model was installed, or the
+        engine or model was changed in Settings (the factories read the new settings)."""
+        for worker in (self._asr, self._vlm, self._tts):
+            if worker is not None:
+                worker.reload()
 
     def add_listener(self, listener: Listener) -> None:
         with self._emit_lock:
@@ -269,7 +274,7 @@ class AssistantPipeline:
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
-        self._intake.put(_STOP)
+        self._intake.put(STOP)
         ok = True
         for thread in self._threads:
             if thread.is_alive():
@@ -289,138 +294,6 @@ class AssistantPipeline:
             record = TurnRecord(self._next_id, source, created=time.time())  # type: ignore[arg-type]
             self._next_id += 1
         return record
-
-    def _intake_loop(self) -> None:
-        while True:
-            item = self._intake.get()
-            if item is _STOP:
-                return
-            record, t_submit, audio, rate, hands_free, epoch = item
-            try:
-                self._take(record, t_submit, audio, rate, hands_free, epoch)
-            except Exception:  # a bug must not end the loop: the next turn still works
-                logger.exception("turn %d failed unexpectedly", record.turn_id)
-                record.error = "Something went wrong with this turn; see the log. Try again."
-                self._finish(record)
-            finally:
-                if audio is not None:
-                    # Only now: a question is already queued, so the state goes straight
-                    # from transcribing to thinking.
-                    with self._lock:
-                        self._transcribing -= 1
-                    self._update_state()
-
-    def _take(
-        self,
-        record: TurnRecord,
-        t_submit: float,
-        audio: Any,
-        rate: int,
-        hands_free: bool,
-        epoch: int,
-    ) -> None:
-        intervals: list[tuple[float, float]] = []
-        if audio is not None:
-            self._transcribe(record, audio, rate, intervals)
-            if record.error:
-                self._close_intake(record, t_submit, intervals)
-                return
-            if epoch != self._cancel_epoch:
-                record.cancelled = True
-                record.messages.append("Cancelled.")
-                self._close_intake(record, t_submit, intervals)
-                return
-        else:
-            self._emit("transcript", record)
-        text = record.transcript
-        if hands_free and self.options.wake_phrase:
-            rest = split_wake_phrase(text, self.options.wake_phrase)
-            if rest is None:
-                logger.debug("hands-free utterance without the wake phrase ignored")
-                return
-            text = rest
-        parsed = self._grammar.parse(text)
-        if parsed is None:
-            record.kind = "empty"
-            record.messages.append(NOTHING_HEARD)
-            self._emit("message", record, NOTHING_HEARD)
-            self._close_intake(record, t_submit, intervals)
-            return
-        if isinstance(parsed, Command):
-            record.kind = "command"
-            record.command = parsed
-            self._run_command(record, parsed)
-            self._close_intake(record, t_submit, intervals)
-            return
-        record.kind = "question"
-        try:
-            view = self.viewer.current_view()
-        except Exception:
-            logger.exception("the viewer could not say what is on screen")
-            view = None
-        self._enqueue_question(QuestionRun(self, record, parsed.text, t_submit, intervals, view))
-
-    def _transcribe(
-        self, record: TurnRecord, audio: Any, rate: int, intervals: list[tuple[float, float]]
-    ) -> None:
-        if self._asr is None:
-            record.error = "Speech recognition is not set up. Type the question instead."
-            return
-        words = self._study_words
-        job = self._asr.submit(
-            lambda t: t.transcribe(audio, sample_rate=rate, context=words), "transcribe"
-        )
-        try:
-            wait_job(job, None)
-        except TurnFailedError as exc:
-            record.error = exc.message
-            record.messages.append(exc.message)
-            self._emit("message", record, exc.message)
-            return
-        finally:
-            if job.ended is not None:
-                intervals.append((job.submitted, job.ended))
-            if job.started is not None:
-                record.timings["transcription"] = job.seconds
-        record.transcript = job.result.text.strip() if job.result is not None else ""
-        self._emit("transcript", record)
-
-    def _run_command(self, record: TurnRecord, command: Command) -> None:
-        if command.action is Action.CANCEL:
-            self.cancel()
-        elif command.action is Action.STOP_SPEAKING:
-            self.stop_speaking()
-        elif command.action is Action.REPEAT:
-            self._repeat()
-        else:
-            try:
-                self.viewer.apply_command(command)
-            except VoxRadError as exc:
-                record.error = exc.user_message()
-            except Exception:
-                logger.exception("viewer failed on %s", command.action)
-                record.error = "The viewer could not do that; see the log."
-            if record.error:
-                record.messages.append(record.error)
-                self._emit("message", record, record.error)
-        self._emit("command", record)
-
-    def _repeat(self) -> None:
-        with self._lock:
-            answered = [t for t in self._turns if t.answer is not None and t.answer.answer]
-        if answered:
-            run = QuestionRun(self, answered[-1].snapshot(), "", time.perf_counter(), [])
-            with self._lock:
-                self._last_spoken = run
-            run.speak_text(answered[-1].answer.answer)  # type: ignore[union-attr]
-
-    def _close_intake(
-        self, record: TurnRecord, t_submit: float, intervals: list[tuple[float, float]]
-    ) -> None:
-        total = time.perf_counter() - t_submit
-        record.timings["total"] = total
-        record.timings["overhead"] = max(total - busy_seconds(intervals), 0.0)
-        self._finish(record)
 
     def _enqueue_question(self, run: QuestionRun) -> None:
         dropped: list[QuestionRun] = []

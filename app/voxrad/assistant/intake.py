@@ -1,0 +1,173 @@
+"""The intake thread: utterances and typed text, in order, become commands or questions.
+
+Split from :mod:`voxrad.assistant.pipeline` along the seam between *understanding* a turn
+(transcribe, parse, act on the viewer at once) and *answering* it (one question at a time).
+A voice command is therefore never stuck behind a slow answer.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from voxrad.assistant.commands import Action, Command, split_wake_phrase
+from voxrad.assistant.turn_run import QuestionRun, TurnFailedError, wait_job
+from voxrad.assistant.turns import TurnRecord, busy_seconds
+from voxrad.core.errors import VoxRadError
+
+if TYPE_CHECKING:
+    from voxrad.assistant.pipeline import AssistantPipeline
+
+logger = logging.getLogger(__name__)
+
+NOTHING_HEARD = "Nothing was heard. Hold the talk button while you speak, or type the question."
+STOP = object()
+
+
+class Intake:
+    """Owns the ``voxrad-intake`` thread and its queue."""
+
+    def __init__(self, pipeline: AssistantPipeline) -> None:
+        self.p = pipeline
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self.thread = threading.Thread(target=self._intake_loop, name="voxrad-intake", daemon=True)
+
+    def put(self, item: Any) -> None:
+        self._queue.put(item)
+
+    def _intake_loop(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is STOP:
+                return
+            record, t_submit, audio, rate, hands_free, epoch = item
+            try:
+                self._take(record, t_submit, audio, rate, hands_free, epoch)
+            except Exception:  # a bug must not end the loop: the next turn still works
+                logger.exception("turn %d failed unexpectedly", record.turn_id)
+                record.error = "Something went wrong with this turn; see the log. Try again."
+                self.p._finish(record)
+            finally:
+                if audio is not None:
+                    # Only now: a question is already queued, so the state goes straight
+                    # from transcribing to thinking.
+                    with self.p._lock:
+                        self.p._transcribing -= 1
+                    self.p._update_state()
+
+    def _take(
+        self,
+        record: TurnRecord,
+        t_submit: float,
+        audio: Any,
+        rate: int,
+        hands_free: bool,
+        epoch: int,
+    ) -> None:
+        intervals: list[tuple[float, float]] = []
+        if audio is not None:
+            self._transcribe(record, audio, rate, intervals)
+            if record.error:
+                self._close_intake(record, t_submit, intervals)
+                return
+            if epoch != self.p._cancel_epoch:
+                record.cancelled = True
+                record.messages.append("Cancelled.")
+                self._close_intake(record, t_submit, intervals)
+                return
+        else:
+            self.p._emit("transcript", record)
+        text = record.transcript
+        if hands_free and self.p.options.wake_phrase:
+            rest = split_wake_phrase(text, self.p.options.wake_phrase)
+            if rest is None:
+                logger.debug("hands-free utterance without the wake phrase ignored")
+                return
+            text = rest
+        parsed = self.p._grammar.parse(text)
+        if parsed is None:
+            record.kind = "empty"
+            record.messages.append(NOTHING_HEARD)
+            self.p._emit("message", record, NOTHING_HEARD)
+            self._close_intake(record, t_submit, intervals)
+            return
+        if isinstance(parsed, Command):
+            record.kind = "command"
+            record.command = parsed
+            self._run_command(record, parsed)
+            self._close_intake(record, t_submit, intervals)
+            return
+        record.kind = "question"
+        try:
+            view = self.p.viewer.current_view()
+        except Exception:
+            logger.exception("the viewer could not say what is on screen")
+            view = None
+        self.p._enqueue_question(
+            QuestionRun(self.p, record, parsed.text, t_submit, intervals, view)
+        )
+
+    def _transcribe(
+        self, record: TurnRecord, audio: Any, rate: int, intervals: list[tuple[float, float]]
+    ) -> None:
+        if self.p._asr is None:
+            record.error = "Speech recognition is not set up. Type the question instead."
+            return
+        words = self.p._study_words
+        job = self.p._asr.submit(
+            lambda t: t.transcribe(audio, sample_rate=rate, context=words), "transcribe"
+        )
+        try:
+            wait_job(job, None)
+        except TurnFailedError as exc:
+            record.error = exc.message
+            record.messages.append(exc.message)
+            self.p._emit("message", record, exc.message)
+            return
+        finally:
+            if job.ended is not None:
+                intervals.append((job.submitted, job.ended))
+            if job.started is not None:
+                record.timings["transcription"] = job.seconds
+        record.transcript = job.result.text.strip() if job.result is not None else ""
+        self.p._emit("transcript", record)
+
+    def _run_command(self, record: TurnRecord, command: Command) -> None:
+        if command.action is Action.CANCEL:
+            self.p.cancel()
+        elif command.action is Action.STOP_SPEAKING:
+            self.p.stop_speaking()
+        elif command.action is Action.REPEAT:
+            self._repeat()
+        else:
+            try:
+                self.p.viewer.apply_command(command)
+            except VoxRadError as exc:
+                record.error = exc.user_message()
+            except Exception:
+                logger.exception("viewer failed on %s", command.action)
+                record.error = "The viewer could not do that; see the log."
+            if record.error:
+                record.messages.append(record.error)
+                self.p._emit("message", record, record.error)
+        self.p._emit("command", record)
+
+    def _repeat(self) -> None:
+        with self.p._lock:
+            answered = [t for t in self.p._turns if t.answer is not None and t.answer.answer]
+        if answered:
+            run = QuestionRun(self.p, answered[-1].snapshot(), "", time.perf_counter(), [])
+            with self.p._lock:
+                self.p._last_spoken = run
+            run.speak_text(answered[-1].answer.answer)  # type: ignore[union-attr]
+
+    def _close_intake(
+        self, record: TurnRecord, t_submit: float, intervals: list[tuple[float, float]]
+    ) -> None:
+        total = time.perf_counter() - t_submit
+        record.timings["total"] = total
+        record.timings["overhead"] = max(total - busy_seconds(intervals), 0.0)
+        self.p._finish(record)
