@@ -44,6 +44,7 @@ def test_report_is_deidentified_and_complete(tmp_path: Path, artifacts_dir: Path
                 shown.words,
                 shown.color,
                 frozenset(f.finding for f in report.flags),
+                image_slice=2,
             )
         ],
         text_filter=lambda s: scrub.scrub(s)[0],

@@ -30,6 +30,7 @@ COMMANDS = (
     "ask",
     "models",
     "audit",
+    "export",
     "eval",
 )
 

@@ -42,8 +42,10 @@ def draw_findings(
     *,
     flagged: frozenset[str] = frozenset(),
     labels: bool = True,
+    numbers: Sequence[int] | None = None,
 ) -> np.ndarray:
-    """A copy of ``rgb`` with each finding's box outlined (and labelled, numbered from 1).
+    """A copy of ``rgb`` with each finding's box outlined and labelled with its number
+    (``numbers``, default 1, 2, ...: the numbers of the report's findings table).
 
     Boxes are in the edge-pixel convention of :mod:`voxrad.core.conversation`; the outline is
     drawn just outside the box so it never hides the pixels the box encloses.
@@ -53,7 +55,8 @@ def draw_findings(
     image = Image.fromarray(np.ascontiguousarray(rgb[..., :3]).astype(np.uint8), mode="RGB")
     draw = ImageDraw.Draw(image)
     width = max(1, round(max(image.size) / 256))
-    for n, finding in enumerate(findings, start=1):
+    numbered = zip(numbers or range(1, len(findings) + 1), findings, strict=True)
+    for n, finding in numbered:
         if finding.box is None:
             continue
         b = finding.box.ordered()

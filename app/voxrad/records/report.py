@@ -35,8 +35,8 @@ table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2rem .5rem;t
 
 @dataclass(frozen=True)
 class ReportTurn:
-    """One question and its answer; ``image`` is the slice the boxes are on, as RGB uint8
-    (boxes are drawn by the report, with filtered labels)."""
+    """One question and its answer; ``image`` is acquired slice ``image_slice`` as RGB uint8.
+    The report draws the boxes of the findings on that slice, with filtered labels."""
 
     question: str
     answer: Answer
@@ -44,6 +44,7 @@ class ReportTurn:
     confidence_words: str = ""
     confidence_color: str = "#757575"
     flagged_labels: frozenset[str] = frozenset()
+    image_slice: int | None = None
 
 
 def _img(rgb: np.ndarray) -> str:
@@ -83,7 +84,12 @@ def _turn_html(n: int, turn: ReportTurn, clean: Callable[[str], str]) -> str:
     for warning in answer.warnings:
         parts.append(f'<p class="warn">{esc(clean(warning))}</p>')
     if turn.image is not None:
-        parts.append(_img(draw_findings(turn.image, findings, flagged=flagged)))
+        # Only boxes drawn on this slice: a box from another slice would mislead.
+        shown = [(n, f) for n, f in enumerate(findings, 1) if f.slice_index == turn.image_slice]
+        drawn = draw_findings(
+            turn.image, [f for _, f in shown], flagged=flagged, numbers=[n for n, _ in shown]
+        )
+        parts.append(_img(drawn))
     parts.append("</section>")
     return "\n".join(parts)
 
