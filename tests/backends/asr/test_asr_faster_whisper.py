@@ -165,3 +165,30 @@ def test_wake_phrase_is_heard_only_when_said(
             read_wav(espeak_wav(room_talk, speech_dir)), wake_phrase="VoxRad"
         ).text
         assert split_wake_phrase(text, "VoxRad") is None, text
+
+
+def test_transcriber_thread_runs_everything_on_one_thread(speech_dir: Path) -> None:
+    import threading
+
+    from voxrad.backends.asr.worker import TranscriberThread
+
+    seen: set[str] = set()
+
+    class Recording(FasterWhisperTranscriber):
+        def load(self) -> None:
+            seen.add(threading.current_thread().name)
+            super().load()
+
+        def transcribe(self, audio, **kwargs):  # type: ignore[no-untyped-def]
+            seen.add(threading.current_thread().name)
+            return super().transcribe(audio, **kwargs)
+
+    worker = TranscriberThread(Recording(WhisperOptions(warm_up=False)))
+    worker.load().result(30)
+    audio = read_wav(espeak_wav("Zoom in.", speech_dir))
+    futures = [worker.transcribe(audio), worker.transcribe(np.zeros(16_000, np.float32))]
+    assert word_error_rate("zoom in", futures[0].result(30).text) <= 0.5
+    assert futures[1].result(30).text == ""
+    worker.close()
+    assert len(seen) == 1 and next(iter(seen)).startswith("voxrad-asr")
+    assert threading.current_thread().name not in seen
