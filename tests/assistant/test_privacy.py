@@ -291,3 +291,25 @@ def test_log_redactor_scrubs_records_above_debug() -> None:
     assert records[3].exc_text and leaked(records[3].exc_text) == []
     assert "ValueError" in records[3].exc_text
     assert records[4].getMessage() == "debug keeps QUOKKA"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1." * 20000,
+        " " * 40000,
+        "z x 9 9 1 7 " * 4000,
+        "mrn is number " * 3000,
+        "12/12/" * 8000,
+        "a.a@" * 10000,
+        "+1 " * 10000,
+    ],
+)
+def test_scrubbing_stays_linear_on_hostile_text(text: str) -> None:
+    """A transcript can be anything: no pattern may backtrack into seconds."""
+    import time
+
+    scrubber = Scrubber.for_identity(IDENTITY)
+    start = time.perf_counter()
+    scrubber.scrub(text)
+    assert time.perf_counter() - start < 1.0  # measured ~0.03 s; 30x slack for a busy CPU
