@@ -130,3 +130,33 @@ def test_canonical_json_is_stable_and_rejects_nothing() -> None:
     a = canonical_json({"b": 1, "a": [np.float32(0.5), (1, 2)], "c": float("nan")})
     assert a == '{"a":[0.5,[1,2]],"b":1,"c":null}'
     assert json.loads(a)["a"] == [0.5, [1, 2]]
+
+
+def test_threads_and_processes_share_one_chain(tmp_path: Path) -> None:
+    """The GUI thread and the answer worker share one log; a second VoxRad (CLI) writes too."""
+    import threading
+
+    errors: list[BaseException] = []
+    with AuditLog(tmp_path) as log, AuditLog(tmp_path) as other:
+
+        def write(target: AuditLog, base: int) -> None:
+            try:
+                for n in range(15):
+                    target.append(entry(base + n))
+            except BaseException as exc:  # reported below, not swallowed
+                errors.append(exc)
+
+        threads = [
+            threading.Thread(target=write, args=(log, 0)),
+            threading.Thread(target=write, args=(log, 100)),
+            threading.Thread(target=write, args=(other, 200)),
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert errors == []
+    report = verify_log(tmp_path)
+    assert report.ok, report.problems
+    assert report.records == 45
+    assert not list(tmp_path.glob("*.tmp"))

@@ -21,6 +21,7 @@ import logging
 import os
 import socket
 import sqlite3
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -121,7 +122,8 @@ def _os_user() -> str:
 
 def _private_file(path: Path, data: bytes) -> None:
     """Write ``data`` atomically, readable by this account only, fsynced before the rename."""
-    tmp = path.with_name(path.name + ".tmp")
+    # Unique per writer: two processes advancing the head must not share a temporary file.
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         os.write(fd, data)
@@ -156,6 +158,8 @@ class AuditLog:
     def __init__(self, directory: Path | None = None, *, hash_uids: bool = True) -> None:
         self.directory = directory or default_dir()
         self.hash_uids = hash_uids
+        # One connection shared by the GUI thread and the answer worker, used under a lock.
+        self._lock = threading.Lock()
         try:
             self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
             self._db = self._connect()
@@ -173,7 +177,9 @@ class AuditLog:
 
     def _connect(self) -> sqlite3.Connection:
         new = not self.db_path.exists()
-        db = sqlite3.connect(self.db_path, timeout=30.0, isolation_level=None)
+        db = sqlite3.connect(
+            self.db_path, timeout=30.0, isolation_level=None, check_same_thread=False
+        )
         db.execute("PRAGMA journal_mode=WAL")
         # FULL: a record is on disk when append() returns, even across a power cut.
         db.execute("PRAGMA synchronous=FULL")
@@ -184,7 +190,8 @@ class AuditLog:
         return db
 
     def close(self) -> None:
-        self._db.close()
+        with self._lock:
+            self._db.close()
 
     def __enter__(self) -> AuditLog:
         return self
@@ -229,6 +236,13 @@ class AuditLog:
         AuditError
             When the record cannot be written (the caller must not show the answer as audited).
         """
+        with self._lock:
+            seq, when, body, prev, digest = self._append_locked(entry)
+            self._advance_head(seq, digest)
+        logger.info("audit record %d written", seq)
+        return StoredRecord(seq, when, json.loads(body), prev, digest)
+
+    def _append_locked(self, entry: AuditEntry) -> tuple[int, str, str, str, str]:
         try:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -250,9 +264,7 @@ class AuditLog:
                 raise
         except sqlite3.Error as exc:
             raise AuditError("The answer could not be written to the audit log.") from exc
-        self._advance_head(seq, digest)
-        logger.info("audit record %d written", seq)
-        return StoredRecord(seq, when, json.loads(body), prev, digest)
+        return seq, when, body, prev, digest
 
     def _advance_head(self, seq: int, digest: str) -> None:
         head = read_head(self.head_path)
@@ -277,7 +289,9 @@ class AuditLog:
             args.append(end)
         if where:
             sql += " WHERE " + " AND ".join(where)
-        for seq, when, body, prev, digest in self._db.execute(sql + " ORDER BY seq", args):
+        with self._lock:
+            rows = self._db.execute(sql + " ORDER BY seq", args).fetchall()
+        for seq, when, body, prev, digest in rows:
             yield StoredRecord(seq, when, json.loads(body), prev, digest)
 
     def file_checksum(self, path: Path) -> str:
@@ -285,9 +299,10 @@ class AuditLog:
         takes seconds to hash; it is hashed once, not once per answer)."""
         st = path.stat()
         key = str(path.resolve())
-        row = self._db.execute(
-            "SELECT size, mtime_ns, sha256 FROM file_checksums WHERE path = ?", (key,)
-        ).fetchone()
+        with self._lock:
+            row = self._db.execute(
+                "SELECT size, mtime_ns, sha256 FROM file_checksums WHERE path = ?", (key,)
+            ).fetchone()
         if row is not None and row[0] == st.st_size and row[1] == st.st_mtime_ns:
             return str(row[2])
         h = hashlib.sha256()
@@ -295,10 +310,11 @@ class AuditLog:
             for chunk in iter(lambda: f.read(1 << 20), b""):
                 h.update(chunk)
         digest = h.hexdigest()
-        self._db.execute(
-            "INSERT OR REPLACE INTO file_checksums VALUES (?, ?, ?, ?)",
-            (key, st.st_size, st.st_mtime_ns, digest),
-        )
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO file_checksums VALUES (?, ?, ?, ?)",
+                (key, st.st_size, st.st_mtime_ns, digest),
+            )
         return digest
 
 
