@@ -116,6 +116,9 @@ class AssistantPipeline:
         self._intake = Intake(self)
         self._pending: deque[QuestionRun] = deque()
         self._current: QuestionRun | None = None
+        #: When the previous question finished: a queued question's wait for it is not
+        #: counted in its own time.
+        self._last_question_end = 0.0
         self._last_spoken: QuestionRun | None = None
         self._cond = threading.Condition(self._lock)
         self._stopping = False
@@ -300,6 +303,7 @@ class AssistantPipeline:
         rejected = False
         with self._cond:
             busy = self._current is not None or bool(self._pending)
+            run.queued_behind = busy
             if busy and self.options.busy_policy == "cancel":
                 dropped = list(self._pending)
                 self._pending.clear()
@@ -333,13 +337,14 @@ class AssistantPipeline:
                 self._current = run
                 self._last_spoken = run
             try:
-                run.execute()
+                run.execute(self._last_question_end)
             except Exception:
                 logger.exception("question turn %d failed unexpectedly", run.record.turn_id)
                 run.record.error = "Something went wrong with this question; see the log."
             finally:
                 with self._cond:
                     self._current = None
+                    self._last_question_end = time.perf_counter()
                 self._finish(run.record)
                 self._update_state()
 

@@ -83,6 +83,8 @@ class QuestionRun:
         self.view = view
         self.t_submit = t_submit
         self.t_enqueued = time.perf_counter()
+        #: Set by the scheduler when another question was running or waiting.
+        self.queued_behind = False
         self.intervals = intervals
         self.cancelled = threading.Event()
         self.speech_stop = threading.Event()
@@ -137,12 +139,15 @@ class QuestionRun:
 
     # --- the run (question thread) ----------------------------------------------------------
 
-    def execute(self) -> None:
+    def execute(self, previous_end: float = 0.0) -> None:
+        """Run the question; ``previous_end`` is when the question before it finished."""
         t_start = time.perf_counter()
+        # Time spent waiting for an earlier question is neither this turn's nor overhead.
+        waited = max(0.0, min(t_start, previous_end) - self.t_enqueued)
         try:
             self._answer_and_speak()
         finally:
-            self._close_timings(t_start)
+            self._close_timings(waited if self.queued_behind else 0.0)
 
     def _answer_and_speak(self) -> None:
         rec = self.record
@@ -341,14 +346,14 @@ class QuestionRun:
 
     # --- timings ----------------------------------------------------------------------------
 
-    def _close_timings(self, t_start: float) -> None:
+    def _close_timings(self, waited: float) -> None:
         t_end = time.perf_counter()
         t = self.record.timings
         if self._first_token is not None:
             t["first_token"] = self._first_token
         if self._first_audio is not None:
             t["first_audio"] = self._first_audio
-        total = (self.t_enqueued - self.t_submit) + (t_end - t_start)
+        total = t_end - self.t_submit - waited
         inside = busy_seconds([(a, min(b, t_end)) for a, b in self.intervals])
         t["total"] = total
         t["overhead"] = max(total - inside + self._callback_s, 0.0)
