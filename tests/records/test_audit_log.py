@@ -160,3 +160,14 @@ def test_threads_and_processes_share_one_chain(tmp_path: Path) -> None:
     assert report.ok, report.problems
     assert report.records == 45
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_first_runs_at_once_agree_on_one_salt(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from voxrad.records.audit import installation_salt
+
+    with ThreadPoolExecutor(8) as pool:
+        salts = set(pool.map(lambda _: installation_salt(tmp_path), range(32)))
+    assert len(salts) == 1 and len(salts.pop()) == 32
+    assert not list(tmp_path.glob("*.tmp"))

@@ -142,10 +142,25 @@ def installation_salt(directory: Path | None = None) -> bytes:
         salt = path.read_bytes()
     except FileNotFoundError:
         salt = b""
-    if len(salt) < 32:
-        salt = os.urandom(32)
-        _private_file(path, salt)
-    return salt
+    if len(salt) >= 32:
+        return salt
+    # Create-if-absent, atomically: two first runs at once must agree on one salt, or
+    # hashes written by the loser could never be matched again.
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, os.urandom(32))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        if len(path.read_bytes()) < 32:  # a damaged salt from an interrupted older write
+            os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path.read_bytes()
 
 
 class AuditLog:
