@@ -313,3 +313,22 @@ def test_scrubbing_stays_linear_on_hostile_text(text: str) -> None:
     start = time.perf_counter()
     scrubber.scrub(text)
     assert time.perf_counter() - start < 1.0  # measured ~0.03 s; 30x slack for a busy CPU
+
+
+@pytest.mark.parametrize("scope", ["slice", "region", "volume"])
+def test_scrubbing_leaves_every_family_prompt_intact(scope: str) -> None:
+    """The gate scrubs whole prompts; it must not touch format rules, coordinates or history."""
+    from voxrad.assistant.families import _FAMILIES
+    from voxrad.core.conversation import Box
+    from voxrad.core.volume import Volume
+
+    volume = Volume(np.zeros((9, 300, 420), np.int16), (2.5, 0.7, 0.7), modality="CT", units="HU")
+    region = Box(100, 80, 220, 190) if scope == "region" else None
+    question = Question("Is there a 12 mm nodule on slice 5?", 4, region, scope)  # type: ignore[arg-type]
+    history = (Turn(Question("Any effusion?"), Answer('{"box_2d": [120, 240, 360, 480]} No.')),)
+    scrubber = Scrubber.for_identity(IDENTITY)
+    for family in sorted(_FAMILIES):
+        prepared = prepare_question(volume, question, family)
+        prompt = build_prompt(question, prepared, family=family, history=history)
+        for message in prompt.messages:
+            assert scrubber.scrub(message.text) == (message.text, {}), family
