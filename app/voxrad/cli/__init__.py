@@ -27,6 +27,7 @@ COMMANDS = (
     "command",
     "transcribe",
     "say",
+    "listen",
     "ask",
     "models",
     "audit",
