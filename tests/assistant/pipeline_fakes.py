@@ -148,13 +148,17 @@ class FakeAnswerer:
 
 
 class FakeSpeaker:
-    """Records what it said. With ``hold``, each sentence lasts until ``release`` or cancel."""
+    """A :class:`voxrad.backends.tts.base.Speaker` that records what it said.
+
+    With ``hold``, each sentence lasts until ``release`` or cancel.
+    """
 
     def __init__(self, *, hold: bool = False, fail: BaseException | None = None) -> None:
         self.hold = hold
         self.fail = fail
         self.said: list[str] = []
         self.stopped: list[str] = []
+        self.calls = 0
         self.release = threading.Event()
         self.speaking = threading.Event()
         self.returned = threading.Event()
@@ -163,19 +167,35 @@ class FakeSpeaker:
     def load(self) -> None:
         self.threads.add(threading.current_thread().name)
 
-    def say(self, text: str, *, cancel: threading.Event | None = None) -> None:
+    def synthesize(self, text: str) -> tuple[np.ndarray, int]:
+        return np.zeros(160 * len(text), dtype=np.float32), 16_000
+
+    def say(
+        self,
+        sentences: Sequence[str],
+        *,
+        cancel: threading.Event | None = None,
+        on_sentence: Callable[[int, str], None] | None = None,
+    ) -> bool:
         self.threads.add(threading.current_thread().name)
+        self.calls += 1
         if self.fail is not None:
             raise self.fail
         self.returned.clear()
-        self.speaking.set()
         try:
-            if self.hold:
-                _wait_either(self.release, cancel)
+            for index, text in enumerate(sentences):
                 if cancel is not None and cancel.is_set():
-                    self.stopped.append(text)
-                    return
-            self.said.append(text)
+                    return False
+                if on_sentence is not None:
+                    on_sentence(index, text)
+                self.speaking.set()
+                if self.hold:
+                    _wait_either(self.release, cancel)
+                    if cancel is not None and cancel.is_set():
+                        self.stopped.append(text)
+                        return False
+                self.said.append(text)
+            return True
         finally:
             self.speaking.clear()
             self.returned.set()

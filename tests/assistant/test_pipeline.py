@@ -17,6 +17,7 @@ from voxrad.assistant.commands import Action
 from voxrad.assistant.pipeline import NOTHING_HEARD, AssistantPipeline, PipelineOptions
 from voxrad.assistant.turn_run import LOADING, NO_STUDY, OUT_OF_MEMORY
 from voxrad.assistant.turns import STAGES, PipelineState, TurnRecord
+from voxrad.backends.tts.base import Speaker
 from voxrad.core.errors import BackendError, MicrophoneError, ModelNotInstalledError
 
 S = PipelineState
@@ -449,3 +450,18 @@ def test_no_speech_model_still_allows_typing(make: Make) -> None:
     pipeline, log = make(transcriber=Missing())
     assert "tiny.en is not installed" in log.finished(speak_into(pipeline)).error
     assert log.finished(pipeline.submit_text("Is there an effusion?")).ok
+
+
+def test_sentences_are_spoken_in_words_and_shown_as_written(make: Make) -> None:
+    speaker = FakeSpeaker()
+    assert isinstance(speaker, Speaker)
+    pipeline, log = make(
+        answerer=FakeAnswerer("A 5 mm nodule, -600 HU. Nothing else."), speaker=speaker
+    )
+    log.finished(pipeline.submit_text("Any nodule?"))
+    assert speaker.said == [
+        "A 5 millimetres nodule, minus 600 Hounsfield units.",
+        "Nothing else.",
+    ]
+    shown = [e.text for e in log.events if e.kind == "sentence"]
+    assert shown == ["A 5 mm nodule, -600 HU.", "Nothing else."]

@@ -36,11 +36,11 @@ from voxrad.assistant.turns import (
     Listener,
     PipelineEvent,
     PipelineState,
-    SpeechOutput,
     TurnRecord,
     ViewerActions,
 )
 from voxrad.assistant.workers import BackendWorker
+from voxrad.backends.tts.base import Speaker
 from voxrad.core.conversation import Turn
 from voxrad.core.errors import VoxRadError
 
@@ -64,7 +64,8 @@ class PipelineOptions:
     history_turns: int = 6
     #: Seconds each thread gets to end at shutdown.
     shutdown_timeout_s: float = 5.0
-    #: Text -> text applied to each sentence before speaking (expand "mm", "HU", ...).
+    #: Text -> text applied to each sentence before speaking; None means
+    #: :func:`voxrad.assistant.speech_text.speakable` (units and symbols in words).
     speech_text: Callable[[str], str] | None = None
 
 
@@ -89,7 +90,7 @@ class AssistantPipeline:
         *,
         transcriber_factory: Callable[[], Any] | None,
         answerer_factory: Callable[[], Answerer] | None,
-        speaker_factory: Callable[[], SpeechOutput] | None = None,
+        speaker_factory: Callable[[], Speaker] | None = None,
         options: PipelineOptions | None = None,
         on_turn_finished: Callable[[TurnRecord], None] | None = None,
     ) -> None:

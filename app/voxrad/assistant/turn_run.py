@@ -11,12 +11,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from voxrad.assistant.sentences import SentenceSplitter, split_sentences
+from voxrad.assistant.speech_text import speakable
 from voxrad.assistant.turns import TurnRecord, ViewContext, busy_seconds
 from voxrad.assistant.workers import Job
+from voxrad.backends.tts.base import Speaker
 from voxrad.core.conversation import Answer, Question
 from voxrad.core.errors import VoxRadError
 
@@ -99,6 +100,10 @@ class QuestionRun:
         self._speech_failed = False
         self._speech_started = False
         self._outstanding = 0
+        #: Sentences (shown, spoken form) waiting for the speech thread, and whether a call
+        #: that will take them is already queued there.
+        self._unsaid: list[tuple[str, str]] = []
+        self._say_queued = False
         self._speech_idle = threading.Event()
         self._speech_idle.set()
         self._t_sent = 0.0
@@ -292,27 +297,40 @@ class QuestionRun:
         tts = self.p._tts
         if tts is None or self.p.muted or self.speech_stop.is_set() or self._speech_failed:
             return
-        convert = self.p.options.speech_text
-        spoken = convert(sentence) if convert is not None else sentence
+        convert = self.p.options.speech_text or speakable
+        spoken = convert(sentence)
+        if not spoken.strip():
+            return
         with self._lock:
+            self._unsaid.append((sentence, spoken))
+            if self._say_queued:
+                return  # the queued call takes this sentence too
+            self._say_queued = True
             self._outstanding += 1
             self._speech_idle.clear()
-        job = tts.submit(partial(self._say, sentence, spoken), "say")
+        job = tts.submit(self._say_unsaid, "say")
         job.add_done_callback(self._speech_done)
 
-    def _say(self, sentence: str, spoken: str, speaker: Any) -> None:
-        """Runs on the speech thread."""
-        if self.speech_stop.is_set() or self.p.muted:
+    def _say_unsaid(self, speaker: Speaker) -> None:
+        """Runs on the speech thread: says every sentence that arrived since the last call in
+        one ``Speaker.say``, so the engine can synthesise the next while one plays."""
+        with self._lock:
+            batch, self._unsaid = self._unsaid, []
+            self._say_queued = False
+        if not batch or self.speech_stop.is_set() or self.p.muted:
             return
-        if self._first_audio is None:
-            self._first_audio = time.perf_counter() - self.t_submit
-            self.record.spoken = True
         self._speech_started = True
         self.p._update_state()
-        self.p._emit("sentence", self.record, sentence)
+
+        def started(index: int, _text: str) -> None:
+            if self._first_audio is None:
+                self._first_audio = time.perf_counter() - self.t_submit
+                self.record.spoken = True
+            self.p._emit("sentence", self.record, batch[index][0])
+
         t0 = time.perf_counter()
         try:
-            speaker.say(spoken, cancel=self.speech_stop)
+            speaker.say([s for _, s in batch], cancel=self.speech_stop, on_sentence=started)
         finally:
             self.intervals.append((t0, time.perf_counter()))
 

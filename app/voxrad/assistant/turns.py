@@ -3,8 +3,8 @@
 Qt-free on purpose (napari's model/view split): the pipeline reports :class:`PipelineEvent`
 objects to plain callables, and a Qt front end re-emits them as signals on the GUI thread.
 The protocols here are the seams the rest of VoxRad plugs into: the viewer (the UI implements
-:class:`ViewerActions`), the model side (:class:`Answerer`) and speech output
-(:class:`SpeechOutput`, the shape ``Speaker.say(text, *, cancel=None)`` of STYLE.md).
+:class:`ViewerActions`) and the model side (:class:`Answerer`); speech output is the TTS
+backends' :class:`voxrad.backends.tts.base.Speaker`.
 """
 
 from __future__ import annotations
@@ -127,20 +127,6 @@ class Answerer(Protocol):
     def close(self) -> None:
         """Free the model; safe to call twice."""
         ...
-
-
-@runtime_checkable
-class SpeechOutput(Protocol):
-    """Text to speech. One instance lives on the pipeline's speech thread."""
-
-    def load(self) -> None: ...
-
-    def say(self, text: str, *, cancel: threading.Event | None = None) -> None:
-        """Speak ``text`` and return when done; return early (within ~100 ms) once ``cancel``
-        is set."""
-        ...
-
-    def close(self) -> None: ...
 
 
 @dataclass
