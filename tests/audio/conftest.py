@@ -14,7 +14,9 @@ def speech_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("speech")
 
 
-@pytest.fixture(scope="session")
+# Module scope: the server and the PULSE_SERVER it sets last only while one test module runs,
+# so tests elsewhere still see this machine's real (absent) sound devices.
+@pytest.fixture(scope="module")
 def pulse(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """A private PulseAudio server whose default input plays what the test sends it."""
     from pulse import pulse_server
