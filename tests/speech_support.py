@@ -74,6 +74,8 @@ def read_raw16(path: Path) -> np.ndarray:
 def librivox_clips() -> list[tuple[Path, str]]:
     """Real human speech (LibriVox, public domain) from Debian's pocketsphinx-testdata."""
     folder = POCKETSPHINX_DATA / "librivox"
+    if not (folder / "transcription").is_file():
+        raise RuntimeError("Debian pocketsphinx-testdata is missing: run ./dev.sh setup")
     clips = []
     for line in (folder / "transcription").read_text().splitlines():
         text, _, name = line.rpartition("(")
