@@ -35,6 +35,7 @@ class FakeTranscriber:
     ) -> None:
         self.text = text
         self.script = list(script)
+        self.wake_phrases: list[str] = []
         self.fail = fail
         self.threads: set[str] = set()
         self.closed = 0
@@ -43,9 +44,15 @@ class FakeTranscriber:
         self.threads.add(threading.current_thread().name)
 
     def transcribe(
-        self, audio: np.ndarray, *, sample_rate: int = 16_000, context: Sequence[str] = ()
+        self,
+        audio: np.ndarray,
+        *,
+        sample_rate: int = 16_000,
+        context: Sequence[str] = (),
+        wake_phrase: str = "",
     ) -> Transcript:
         self.threads.add(threading.current_thread().name)
+        self.wake_phrases.append(wake_phrase)
         if self.fail is not None:
             raise self.fail
         text = self.script.pop(0) if self.script else self.text

@@ -155,12 +155,16 @@ def test_filler_only_utterance_gives_a_hint_not_a_question(make: Make) -> None:
 
 def test_hands_free_needs_the_wake_phrase(make: Make) -> None:
     viewer = FakeViewer()
-    t = FakeTranscriber(script=["next slice", "Vox Rad, next slice."])
+    t = FakeTranscriber("next slice", script=["next slice", "Vox Rad, next slice."])
     pipeline, log = make(transcriber=t, viewer=viewer, wake_phrase="VoxRad")
     pipeline.submit_audio(AUDIO, hands_free=True)
     turn = log.finished(pipeline.submit_audio(AUDIO, hands_free=True))
     assert [c.action for c in viewer.commands] == [Action.NEXT_SLICE]
     assert turn.command.action is Action.NEXT_SLICE
+    assert t.wake_phrases == ["VoxRad", "VoxRad"]  # ASR is told the invented word
+    pipeline.submit_text("next slice")  # typed and push-to-talk need no wake phrase
+    log.finished(speak_into(pipeline))
+    assert t.wake_phrases[-1] == "" and len(viewer.commands) == 3
 
 
 # --- one turn at a time ----------------------------------------------------------------------

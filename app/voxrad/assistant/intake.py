@@ -69,7 +69,8 @@ class Intake:
     ) -> None:
         intervals: list[tuple[float, float]] = []
         if audio is not None:
-            self._transcribe(record, audio, rate, intervals)
+            wake = self.p.options.wake_phrase if hands_free else ""
+            self._transcribe(record, audio, rate, intervals, wake)
             if record.error:
                 self._close_intake(record, t_submit, intervals)
                 return
@@ -111,14 +112,20 @@ class Intake:
         )
 
     def _transcribe(
-        self, record: TurnRecord, audio: Any, rate: int, intervals: list[tuple[float, float]]
+        self,
+        record: TurnRecord,
+        audio: Any,
+        rate: int,
+        intervals: list[tuple[float, float]],
+        wake_phrase: str,
     ) -> None:
         if self.p._asr is None:
             record.error = "Speech recognition is not set up. Type the question instead."
             return
         words = self.p._study_words
         job = self.p._asr.submit(
-            lambda t: t.transcribe(audio, sample_rate=rate, context=words), "transcribe"
+            lambda t: t.transcribe(audio, sample_rate=rate, context=words, wake_phrase=wake_phrase),
+            "transcribe",
         )
         try:
             wait_job(job, None)

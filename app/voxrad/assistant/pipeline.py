@@ -40,6 +40,7 @@ from voxrad.assistant.turns import (
     ViewerActions,
 )
 from voxrad.assistant.workers import BackendWorker
+from voxrad.backends.asr.base import Transcriber
 from voxrad.backends.tts.base import Speaker
 from voxrad.core.conversation import Turn
 from voxrad.core.errors import VoxRadError
@@ -88,7 +89,7 @@ class AssistantPipeline:
         self,
         viewer: ViewerActions,
         *,
-        transcriber_factory: Callable[[], Any] | None,
+        transcriber_factory: Callable[[], Transcriber] | None,
         answerer_factory: Callable[[], Answerer] | None,
         speaker_factory: Callable[[], Speaker] | None = None,
         options: PipelineOptions | None = None,
