@@ -332,3 +332,58 @@ def test_scrubbing_leaves_every_family_prompt_intact(scope: str) -> None:
         prompt = build_prompt(question, prepared, family=family, history=history)
         for message in prompt.messages:
             assert scrubber.scrub(message.text) == (message.text, {}), family
+
+
+#: What faster-whisper tiny.en made of espeak-ng reading the canary question aloud (kept as
+#: a fixed regression case; the test below produces it afresh).
+GARBLED_TRANSCRIPT = (
+    "This is Wilfelmiekwaka, MRN ZXI-9173, V8 on birth March 5th, 1961, accession, "
+    "C-C-5-5-821X, from St. Arnold B. Canary, Infirmary. Is there a nodule in the left lung?"
+)
+
+
+def test_names_garbled_by_speech_recognition_still_go() -> None:
+    scrubber = Scrubber.for_identity(IDENTITY)
+    clean, counts = scrubber.scrub(GARBLED_TRANSCRIPT)
+    assert leaked(clean) == [] and counts["name"] >= 1
+    assert "Is there a nodule in the left lung?" in clean
+    for spoken in ("Patient Kwaka", "Wilhelmena", "Zefirine", "Bartleby's"):
+        assert "[" in scrubber.scrub(spoken)[0], spoken
+    clinical = "hardening, anatomy, consolidation, effusion, pneumothorax, lymphadenopathy"
+    assert scrubber.scrub(clinical)[0] == clinical
+
+
+@pytest.mark.models
+def test_spoken_canary_question_through_real_speech_recognition(tmp_path: Path) -> None:
+    """espeak-ng reads the chart aloud, faster-whisper tiny.en transcribes it, and the gate
+    sends none of it to a real loopback server."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from speech_support import espeak_wav, require_tools
+    from voxrad.audio.files import read_wav
+    from voxrad.backends.asr.faster_whisper import FasterWhisperTranscriber
+
+    require_tools("espeak-ng")
+    spoken = (
+        "This is Wilhelmina Quokka, M R N Z X 9 9 1 7 3, date of birth March 5th 1961, "
+        "accession A C C 5 5 8 2 1 X, from Saint Bartleby Canary Infirmary. "
+        "Is there a nodule in the left lung?"
+    )
+    audio, rate = read_wav(str(espeak_wav(spoken, tmp_path)))
+    transcriber = FasterWhisperTranscriber()
+    transcriber.load()
+    try:
+        transcript = transcriber.transcribe(audio, sample_rate=rate).text
+    finally:
+        transcriber.close()
+    request = GenerationRequest(
+        (ChatMessage("user", (ImageInput(np.zeros((16, 16, 3), np.uint8)), transcript)),)
+    )
+    clean, _ = outgoing_request(
+        request, IDENTITY, policy=PrivacyPolicy(allow_remote=True), remote=True
+    )
+    with loopback_server() as server:
+        OpenAICompatVLM(server.url, "m").generate(clean)
+    assert leaked(server.bodies[0].decode()) == [], transcript
+    assert "nodule" in _texts(server.bodies[0]).lower()

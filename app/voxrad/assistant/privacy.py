@@ -18,13 +18,13 @@ Nothing here logs text; only counts of what was removed are logged, at INFO.
 from __future__ import annotations
 
 import logging
-import re
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from voxrad.assistant.scrubbing import Scrubber, scrub_text
 from voxrad.backends.vlm.base import ChatMessage, GenerationRequest, ImageInput
 from voxrad.core.errors import VoxRadError
 from voxrad.core.study import PatientIdentity
@@ -47,43 +47,6 @@ SECONDARY_CAPTURE_PREFIX = "1.2.840.10008.5.1.4.1.1.7"
 #: Modalities whose images usually carry text: ultrasound, secondary capture, other, external
 #: camera photography, endoscopy.
 TEXT_PRONE_MODALITIES = frozenset({"US", "SC", "OT", "XC", "ES"})
-
-_MONTHS = (
-    "jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
-    "sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
-)
-_SEP = r"[\s\-_./:#]*"
-#: Generic patterns, applied whether or not the study's identity is known. Order matters:
-#: the longest forms (UIDs, labelled numbers) go first.
-_GENERIC: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("email", re.compile(r"\b[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63}){1,8}\b")),
-    ("uid", re.compile(r"\b\d{1,10}(?:\.\d{1,20}){4,40}\b")),
-    (
-        "id",
-        re.compile(
-            r"\b(?:mrn|medical record(?: number)?|patient(?: id| number)|hospital number|"
-            r"accession(?: number| no)?|nhs number|ssn|social security(?: number)?)"
-            r"(?:\s{0,3}(?:is|was|number|no\.?|#|:)){0,2}\s{0,3}[A-Z0-9][A-Z0-9\-/.]{1,30}",
-            re.IGNORECASE,
-        ),
-    ),
-    (
-        "date",
-        re.compile(
-            r"\b\d{4}[-/.]\d{1,2}[-/.]\d{1,2}\b|\b\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}\b|"
-            rf"\b\d{{1,2}}(?:st|nd|rd|th)?\s{{1,3}}(?:of\s{{1,3}})?(?:{_MONTHS})\.?,?\s{{1,3}}\d{{4}}\b|"
-            rf"\b(?:{_MONTHS})\.?\s{{1,3}}\d{{1,2}}(?:st|nd|rd|th)?,?\s{{1,3}}\d{{4}}\b",
-            re.IGNORECASE,
-        ),
-    ),
-    (
-        "phone",
-        re.compile(r"(?<![\w.])(?:\+\d[\d \-]{7,16}\d|\(?\d{3}\)?[ \-.]\d{3}[ \-.]\d{4})(?![\w.])"),
-    ),
-    ("id", re.compile(r"(?<![\w.])\d{6,}(?![\w.])")),
-)
-#: Name parts too common to remove on their own (titles, suffixes); full names still go.
-_NAME_STOPWORDS = frozenset({"DR", "MR", "MRS", "MS", "MISS", "PROF", "JR", "SR", "II", "III"})
 
 
 class PrivacyError(VoxRadError):
@@ -134,91 +97,6 @@ class PrivacyPolicy:
                 getattr(settings, "text_band_fraction", defaults.text_band_fraction)
             ),
         )
-
-
-# -- scrubbing text ------------------------------------------------------------------------------
-def _flexible(value: str) -> str | None:
-    """A pattern for an ID however it is written or spoken: any separators between characters
-    ("CAN-12/3", "can 1 2 3"); None when the value is too short to match safely."""
-    chars = [c for c in value if c.isalnum()]
-    if len(chars) < 4:
-        return None
-    return _SEP.join(re.escape(c) for c in chars)
-
-
-def _date_variants(dicom_date: str) -> list[str]:
-    """Spellings of a DICOM date (YYYYMMDD) that a generic date pattern might miss."""
-    digits = "".join(c for c in dicom_date if c.isdigit())
-    if len(digits) != 8:
-        return [re.escape(dicom_date)] if dicom_date.strip() else []
-    y, m, d = digits[:4], digits[4:6], digits[6:]
-    return [digits, rf"{y}{_SEP}{m}{_SEP}{d}", rf"{d}{_SEP}{m}{_SEP}{y}", rf"{m}{_SEP}{d}{_SEP}{y}"]
-
-
-def _name_parts(name: str) -> list[str]:
-    """Words of a DICOM person name (``Family^Given^Middle^Prefix^Suffix``), longest first."""
-    words = re.split(r"[\^=\s,]+", name)
-    parts = {w.strip(".'") for w in words if len(w.strip(".'")) >= 2}
-    return sorted((p for p in parts if p.upper() not in _NAME_STOPWORDS), key=len, reverse=True)
-
-
-@dataclass(frozen=True)
-class Scrubber:
-    """Removes identifiers from free text; build one per study with :meth:`for_identity`."""
-
-    patterns: tuple[tuple[str, re.Pattern[str]], ...] = _GENERIC
-    #: How many of ``patterns`` (the first ones) are this study's own identifiers.
-    specific: int = 0
-
-    @classmethod
-    def for_identity(cls, identity: PatientIdentity | None) -> Scrubber:
-        """A scrubber for this study's identifiers plus the generic patterns."""
-        if identity is None:
-            return cls()
-        specific: list[tuple[str, re.Pattern[str]]] = []
-
-        def add(kind: str, pattern: str | None) -> None:
-            # Bounded by anything but a letter or digit: folder names join words with "_".
-            if pattern:
-                specific.append(
-                    (kind, re.compile(rf"(?<![^\W_]){pattern}(?![^\W_])", re.IGNORECASE))
-                )
-
-        for kind, value in (("id", identity.patient_id), ("id", identity.accession_number)):
-            if value.strip():
-                add(kind, _flexible(value) or re.escape(value.strip()))
-        if identity.institution.strip():
-            words = re.findall(r"\w+", identity.institution)
-            add("institution", r"\W{0,3}".join(re.escape(w) for w in words))
-        for variant in _date_variants(identity.birth_date):
-            add("date", variant)
-        for part in _name_parts(identity.name):
-            add("name", re.escape(part))
-        return cls(tuple(specific) + _GENERIC, len(specific))
-
-    def scrub(self, text: str) -> tuple[str, Counter[str]]:
-        """``text`` with each identifier replaced by ``[kind]``, and counts per kind."""
-        counts: Counter[str] = Counter()
-        for kind, pattern in self.patterns:
-            text, n = pattern.subn(f"[{kind}]", text)
-            if n:
-                counts[kind] += n
-        return text, counts
-
-    def own_only(self) -> Scrubber:
-        """Only this study's identifiers (no generic patterns): for text such as log lines,
-        where dates and long numbers are usually not about the patient."""
-        return Scrubber(self.patterns[: self.specific], self.specific)
-
-    def leaks(self, text: str) -> list[str]:
-        """Kinds of this study's identifiers still present in ``text`` (case-insensitive)."""
-        own = self.patterns[: self.specific]
-        return sorted({kind for kind, pattern in own if pattern.search(text)})
-
-
-def scrub_text(text: str, identity: PatientIdentity | None = None) -> str:
-    """``text`` without identifiers (see :class:`Scrubber`)."""
-    return Scrubber.for_identity(identity).scrub(text)[0]
 
 
 class LogRedactor(logging.Filter):
@@ -383,3 +261,21 @@ def outgoing_request(
             masked,
         )
     return cleaned, OutgoingReport(dict(removed), masked, tuple(warnings))
+
+
+__all__ = [
+    "BurnedInRisk",
+    "BurnedInTextError",
+    "LogRedactor",
+    "OutgoingReport",
+    "PrivacyError",
+    "PrivacyPolicy",
+    "RemoteBackendDisabledError",
+    "Scrubber",
+    "burned_in_risk",
+    "mask_text_bands",
+    "outgoing_request",
+    "remote_notice",
+    "scrub_text",
+    "text_band_mask",
+]
