@@ -15,16 +15,9 @@ import numpy as np
 from voxrad.assistant.commands import Command
 from voxrad.assistant.turns import PipelineEvent, PipelineState, ViewContext
 from voxrad.backends.asr.base import Transcript
+from voxrad.backends.vlm.base import GenerationCancelledError
 from voxrad.core.conversation import Answer, Question, Turn
-from voxrad.core.errors import BackendError
 from voxrad.core.volume import Volume
-
-
-class FakeCancelledError(BackendError):
-    """What a real backend raises when cancelled (named like GenerationCancelledError)."""
-
-
-GenerationCancelledError = FakeCancelledError
 
 
 class FakeTranscriber:
@@ -139,7 +132,7 @@ class FakeAnswerer:
                 if i == self.gate_at and self.gate is not None:
                     _wait_either(self.gate, None if self.ignore_cancel else cancel)
                 if cancel is not None and cancel.is_set() and not self.ignore_cancel:
-                    raise FakeCancelledError("cancelled")
+                    raise GenerationCancelledError("Cancelled.")
                 piece = word + " "
                 if on_token is not None:
                     on_token(piece)

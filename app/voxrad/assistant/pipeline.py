@@ -151,6 +151,11 @@ class AssistantPipeline:
                 worker.reload()
 
     def add_listener(self, listener: Listener) -> None:
+        """Call ``listener(event)`` for every :class:`PipelineEvent`, on pipeline threads.
+
+        Listeners must return quickly and never wait on the pipeline (a Qt adapter re-emits
+        the event as a queued signal): events are delivered one at a time, in order.
+        """
         with self._emit_lock:
             self._listeners.append(listener)
 
@@ -218,6 +223,7 @@ class AssistantPipeline:
             since, self._listening_since = self._listening_since, None
         if capture_s is None:
             capture_s = now - since if since is not None else audio.size / sample_rate
+        self.start()  # no-op once started
         record = self._new_record("voice")
         record.timings["capture"] = float(capture_s)
         with self._lock:
@@ -229,6 +235,7 @@ class AssistantPipeline:
 
     def submit_text(self, text: str) -> int:
         """A typed (or edited and re-asked) command or question. Returns the turn id."""
+        self.start()
         record = self._new_record("typed")
         record.transcript = text.strip()
         self._intake.put((record, time.perf_counter(), None, 0, False, self._cancel_epoch))

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Generic, Protocol, TypeVar
 
+from voxrad.backends.vlm.base import GenerationCancelledError
 from voxrad.core.errors import BackendError, VoxRadError
 
 logger = logging.getLogger(__name__)
@@ -204,7 +205,7 @@ class BackendWorker(Generic[B]):
             job.result = job.fn(backend)
         except (BackendError, MemoryError) as exc:
             job.error = exc
-            if not _is_cancel(exc):
+            if not isinstance(exc, GenerationCancelledError):
                 why = type(exc).__name__
                 logger.warning("%s: %s failed (%s); reloading next time", self.name, job.name, why)
                 self._close()
@@ -238,7 +239,3 @@ class BackendWorker(Generic[B]):
 
 class _Reload:
     """Queue marker: forget the failed load."""
-
-
-def _is_cancel(exc: BaseException) -> bool:
-    return type(exc).__name__ == "GenerationCancelledError"
