@@ -83,6 +83,8 @@ class WhisperOptions:
     lexicon: tuple[str, ...] = ()
     use_builtin_terms: bool = True
     cpu_threads: int = 0
+    #: Seed for the sampling used by the temperature fallback (reproducible transcripts).
+    seed: int = 0
     warm_up: bool = True
 
 
@@ -158,6 +160,7 @@ class FasterWhisperTranscriber:
     def __init__(self, options: WhisperOptions | None = None) -> None:
         self.options = options or WhisperOptions()
         self._model: Any = None
+        self._set_seed: Any = None
         self.device = ""
         self.compute_type = ""
         self.model_path: Path | None = None
@@ -176,6 +179,7 @@ class FasterWhisperTranscriber:
         except ImportError as exc:
             raise DependencyMissingError("Speech recognition (faster-whisper)", "speech") from exc
         opts = self.options
+        self._set_seed = ctranslate2.set_random_seed
         self.model_path = resolve_model_path(opts.model, opts.models_dir)
         start = time.perf_counter()
         attempts = []
@@ -262,6 +266,10 @@ class FasterWhisperTranscriber:
             timings["total"] = time.perf_counter() - t0
             return Transcript("", opts.language or "", duration, timings=timings)
         t1 = time.perf_counter()
+        # When a window decodes badly, Whisper retries with sampling (temperature fallback);
+        # a fixed seed makes the same audio give the same text every time (measured: without
+        # it, a long hard utterance came out differently on reruns).
+        self._set_seed(opts.seed)
         try:
             segments_iter, info = self._model.transcribe(
                 data,
