@@ -486,3 +486,22 @@ def test_sentences_are_spoken_in_words_and_shown_as_written(make: Make) -> None:
     ]
     shown = [e.text for e in log.events if e.kind == "sentence"]
     assert shown == ["A 5 mm nodule, -600 HU.", "Nothing else."]
+
+
+def test_cancel_while_transcribing_drops_the_utterance(make: Make) -> None:
+    release = threading.Event()
+
+    class Slow(FakeTranscriber):
+        def transcribe(self, audio: np.ndarray, **kwargs: Any) -> Any:
+            release.wait(5)
+            return super().transcribe(audio, **kwargs)
+
+    viewer = FakeViewer()
+    pipeline, log = make(transcriber=Slow("next slice"), viewer=viewer)
+    turn_id = speak_into(pipeline)
+    log.wait_for(lambda e: e.state is S.TRANSCRIBING)
+    pipeline.cancel()
+    release.set()
+    turn = log.finished(turn_id)
+    assert turn.cancelled and viewer.commands == []
+    log.wait_for(lambda e: e.kind == "state" and e.state is S.IDLE)

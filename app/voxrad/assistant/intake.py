@@ -77,6 +77,7 @@ class Intake:
             if epoch != self.p._cancel_epoch:
                 record.cancelled = True
                 record.messages.append("Cancelled.")
+                self.p._emit("message", record, "Cancelled.")
                 self._close_intake(record, t_submit, intervals)
                 return
         else:
