@@ -54,8 +54,8 @@ class ChildCrashedError(Exception):
 
 def _child_env() -> dict[str, str]:
     # The child must import this same voxrad even when it runs from a source tree that is
-    # not installed (PYTHONPATH=app). Frozen installer builds cannot use ``-m`` and will need
-    # their own entry point for these modes.
+    # not installed (PYTHONPATH=app). Frozen installer builds re-enter their own executable
+    # instead (child_command), which ignores PYTHONPATH.
     env = dict(os.environ)
     source_root = str(Path(__file__).resolve().parents[2])
     parts = [source_root, *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
@@ -73,6 +73,17 @@ def _describe_returncode(code: int) -> str:
     return f"exit code {code}"
 
 
+def child_command(mode: str) -> list[str]:
+    """The command line that runs probe ``mode`` in a child process.
+
+    A frozen installer build (PyInstaller sets ``sys.frozen``) has no ``python -m``: its
+    entry script (``voxrad.__main__``) dispatches ``--doctor-child MODE`` to :func:`main`.
+    """
+    if getattr(sys, "frozen", False):
+        return [sys.executable, "--doctor-child", mode]
+    return [sys.executable, "-m", "voxrad.doctor.child", mode]
+
+
 def run_child(mode: str, *, timeout: float) -> dict[str, Any]:
     """Run one child-process probe and return its result dictionary.
 
@@ -85,7 +96,7 @@ def run_child(mode: str, *, timeout: float) -> dict[str, Any]:
     """
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "voxrad.doctor.child", mode],
+            child_command(mode),
             capture_output=True,
             stdin=subprocess.DEVNULL,
             timeout=timeout,
