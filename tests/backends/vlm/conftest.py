@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from vlm_support import build_tiny_gemma3, convert_to_gguf, fetch_llama_sdist
+from vlm_support import build_tiny_gemma3, build_tiny_llava, convert_to_gguf, fetch_llama_sdist
 
 
 @pytest.fixture(scope="session")
@@ -26,6 +26,12 @@ def gemma270m() -> Path:
 def tiny_hf(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny random-weight Gemma 3 vision-language model (transformers layout)."""
     return build_tiny_gemma3(tmp_path_factory.mktemp("tiny-gemma3") / "hf")
+
+
+@pytest.fixture(scope="session")
+def tiny_llava(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random-weight LLaVA 1.5 model (CLIP vision + Llama text, LLaVA-Med's layout)."""
+    return build_tiny_llava(tmp_path_factory.mktemp("tiny-llava") / "hf")
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""The transformers engine on a tiny random-weight Gemma 3 vision-language model built here:
+"""The transformers engine on tiny random-weight Gemma 3 and LLaVA 1.5 models built here:
 NF4 through bitsandbytes (on this CPU), streaming, log-probabilities, images, cancel."""
 
 from __future__ import annotations
@@ -70,8 +70,17 @@ def test_answers_about_the_image_with_streaming_and_logprobs(nf4: TransformersVL
     assert other.token_logprobs != first.token_logprobs
 
 
-def test_cancel_within_200_ms(nf4: TransformersVLM) -> None:
-    latency, raised = measure_cancel(nf4, _ask(np.zeros((64, 64, 3), np.uint8), max_tokens=400))
+def test_cancel_within_200_ms(tiny_hf: Path) -> None:
+    # Cancel takes effect between tokens, so its latency is at most one decode step.
+    # bitsandbytes' CPU NF4 kernels take ~0.1 s per step even for this tiny model (its fast
+    # kernels are a separate package), so the mechanism is timed on unquantised weights.
+    model = TransformersVLM(TransformersOptions(tiny_hf, quantize="none"))
+    model.load()
+    try:
+        request = _ask(np.zeros((64, 64, 3), np.uint8), max_tokens=1000)
+        latency, raised = measure_cancel(model, request)
+    finally:
+        model.close()
     assert raised == "GenerationCancelledError"
     assert latency < 0.2
 
@@ -91,6 +100,22 @@ def test_unquantized_mode_runs_and_agrees_with_nf4_on_the_first_tokens(
         assert abs(a.token_logprobs[0] - b.token_logprobs[0]) < 0.2
     finally:
         full.close()
+
+
+def test_tiny_llava_in_nf4_sees_the_image(tiny_llava: Path) -> None:
+    model = TransformersVLM(TransformersOptions(tiny_llava, name="tiny-llava"))
+    model.load()
+    try:
+        assert model.quantized
+        assert sum(type(m).__name__ == "Linear4bit" for m in model._model.modules()) >= 10
+        noise = np.random.default_rng(0).integers(0, 255, (60, 90, 3), dtype=np.uint8)
+        pieces: list[str] = []
+        a = model.generate(_ask(noise, 5), on_token=pieces.append)
+        b = model.generate(_ask(np.full((60, 90, 3), 255, np.uint8), 5))
+        assert a.completion_tokens == 5 and "".join(pieces) == a.text
+        assert a.token_logprobs != b.token_logprobs
+    finally:
+        model.close()
 
 
 def test_missing_folder_says_not_installed(tmp_path: Path) -> None:

@@ -151,8 +151,9 @@ class VisionLanguageModel(Protocol):
     ) -> GenerationResult:
         """Answer ``request``, streaming text to ``on_token``.
 
-        Setting ``cancel`` stops generation at the next token (well within 200 ms of it being
-        set while tokens flow) and raises :class:`GenerationCancelledError`.
+        Setting ``cancel`` stops generation at the next token boundary and raises
+        :class:`GenerationCancelledError`: within 200 ms wherever one decode step is faster
+        than that (a forward pass, or an image being encoded, is not interrupted).
         """
         ...
 
