@@ -78,8 +78,9 @@ def resolve_model(
     backend = backend_name(settings.backend)
     name = settings.model.strip()
     if backend == "openai":
-        family = _catalog_family(name, catalog) or guess_family(settings.server_model or name)
-        return ModelSpec(settings.server_model or name, family, backend)
+        served = settings.server_model.strip() or name
+        family = _catalog_family(served, catalog) or guess_family(served)
+        return ModelSpec(served, family, backend)
     path = Path(name).expanduser()
     if path.suffix.lower() == ".gguf" or path.is_dir():
         if not path.exists():
