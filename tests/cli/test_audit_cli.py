@@ -91,6 +91,24 @@ def test_export_csv_and_json_for_a_date_range(voxrad_home: Path, tmp_path: Path)
     assert none.stdout.strip().splitlines() == [none.stdout.splitlines()[0]]  # header only
 
 
+def test_csv_export_defuses_spreadsheet_formulas(voxrad_home: Path) -> None:
+    from voxrad.records.audit_export import to_csv
+
+    with AuditLog() as log:
+        log.append(
+            AuditEntry(
+                question='=HYPERLINK("http://x","y")',
+                answer="-1",
+                model="m",
+                backend="b",
+                confidence=-0.0,
+            )
+        )
+        rows = list(csv.DictReader(io.StringIO(to_csv(log.records()))))
+    assert rows[0]["question"] == '\'=HYPERLINK("http://x","y")'
+    assert rows[0]["answer"] == "'-1"
+
+
 def test_export_rejects_a_bad_date(voxrad_home: Path) -> None:
     _fill(1)
     result = run_voxrad("audit", "export", "--from", "last tuesday", home=voxrad_home)

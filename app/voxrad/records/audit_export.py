@@ -78,11 +78,17 @@ def _cell(value: object) -> str:
         return ""
     if isinstance(value, list | dict):
         return canonical_json(value)
-    return str(value)
+    text = str(value)
+    if isinstance(value, str) and text[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        # A spreadsheet would run "=..." as a formula (CSV injection): keep it text. The JSON
+        # export keeps every value exactly, for checking hashes.
+        return "'" + text
+    return text
 
 
 def to_csv(records: Iterable[StoredRecord]) -> str:
-    """One row per record, nested values as canonical JSON text."""
+    """One row per record, nested values as canonical JSON text; text that a spreadsheet
+    would run as a formula is prefixed with an apostrophe."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
