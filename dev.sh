@@ -64,6 +64,12 @@ setup_python() {
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return 0; fi
   log "installing VoxRad[$extras] into .venv"
   "$VENV/bin/python" -m pip install -q --upgrade pip wheel
+  if [ "$extras" = dev ] && ! "$VENV/bin/python" -m pip show -q torch >/dev/null 2>&1; then
+    # The test suite runs the transformers path on the CPU. Pin the release first so that
+    # the extra's plain `torch>=2.4` is already satisfied and pip never picks a multi-GB
+    # CUDA build on its own.
+    "$VENV/bin/python" -m pip install -q "torch==2.13.0"
+  fi
   # llama-cpp-python compiles from source where no wheel fits; a portable build avoids
   # CPU-specific instructions (a native build crashes on some CPUs with SIGILL).
   CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}" \
