@@ -4,6 +4,7 @@ thread; a model that is not installed is a message, not a crash."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from pipeline_fakes import EventLog, FakeSpeaker, FakeTranscriber, FakeViewer
@@ -20,10 +21,22 @@ REPLY = "The lungs are clear. No effusion is seen."
 
 
 class FakeEngine:
-    """A VisionLanguageModel that streams a fixed reply and records what it was sent."""
+    """A VisionLanguageModel that streams a fixed reply and records what it was sent.
 
-    def __init__(self, spec: ModelSpec) -> None:
+    With ``gate``, streaming pauses before the word ``pause_at`` until the gate is set.
+    """
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        reply: str = REPLY,
+        gate: threading.Event | None = None,
+        pause_at: str = "",
+    ) -> None:
         self.name = spec.name
+        self.reply = reply
+        self.gate = gate
+        self.pause_at = pause_at
         self.requests: list[GenerationRequest] = []
         self.threads: set[str] = set()
         self.closed = 0
@@ -40,16 +53,23 @@ class FakeEngine:
     ) -> GenerationResult:
         self.threads.add(threading.current_thread().name)
         self.requests.append(request)
-        for word in REPLY.split(" "):
+        for word in self.reply.split(" "):
+            if self.gate is not None and word == self.pause_at:
+                self.gate.wait(10)
             if on_token is not None:
                 on_token(word + " ")
-        return GenerationResult(REPLY, model=self.name, timings={"generate": 0.01})
+        return GenerationResult(self.reply, model=self.name, timings={"generate": 0.01})
 
     def close(self) -> None:
         self.closed += 1
 
 
-def run_pipeline(answerer: ModelAnswerer, speaker: Speaker, text: str) -> object:
+def run_pipeline(
+    answerer: ModelAnswerer,
+    speaker: Speaker,
+    text: str,
+    during: Callable[[EventLog], None] | None = None,
+) -> object:
     pipeline = AssistantPipeline(
         FakeViewer(),
         transcriber_factory=FakeTranscriber,
@@ -60,7 +80,10 @@ def run_pipeline(answerer: ModelAnswerer, speaker: Speaker, text: str) -> object
     pipeline.add_listener(log)
     pipeline.start()
     try:
-        return log.finished(pipeline.submit_text(text), timeout=30)
+        turn_id = pipeline.submit_text(text)
+        if during is not None:
+            during(log)
+        return log.finished(turn_id, timeout=30)
     finally:
         assert pipeline.shutdown()
 
@@ -94,3 +117,33 @@ def test_model_not_installed_is_a_message_on_the_turn() -> None:
     turn = run_pipeline(answerer, FakeSpeaker(), "Is there an effusion?")
     assert turn.answer is None
     assert "voxrad models pull" in turn.error, turn.error
+
+
+MEDGEMMA_REPLY = (
+    "The image shows fluid.\nFinal Answer: There is a small right effusion. No pneumothorax.\n"
+    '```json\n[{"box_2d": [100, 200, 300, 400], "label": "effusion"}]\n```\nConfidence: 80%'
+)
+
+
+def test_answer_is_spoken_while_generating_without_reasoning_or_boxes(tmp_path: Path) -> None:
+    gguf = tmp_path / "tiny-medgemma.gguf"
+    gguf.write_bytes(b"GGUF")
+    gate = threading.Event()
+    engines: list[FakeEngine] = []
+
+    def factory(spec: ModelSpec, settings: VlmSettings, privacy: PrivacySettings) -> FakeEngine:
+        engines.append(FakeEngine(spec, MEDGEMMA_REPLY, gate, pause_at="No"))
+        return engines[-1]
+
+    def while_generating(log: EventLog) -> None:
+        first = log.wait_for(lambda e: e.kind == "sentence")
+        assert first.text == "There is a small right effusion."
+        assert "answer" not in log.kinds()  # spoken before the model finished
+        gate.set()
+
+    answerer = ModelAnswerer(VlmSettings(model=str(gguf)), tmp_path, engine_factory=factory)
+    speaker = FakeSpeaker()
+    turn = run_pipeline(answerer, speaker, "Is there an effusion?", while_generating)
+    assert turn.answer.answer == "There is a small right effusion. No pneumothorax."
+    assert len(turn.answer.findings) == 1
+    assert speaker.said == ["There is a small right effusion.", "No pneumothorax."]

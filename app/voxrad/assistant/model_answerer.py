@@ -5,9 +5,9 @@ Resolving the model (catalog name or file), creating the engine and loading it a
 becomes a message on the first question instead of a crash at start-up, and the engine
 (llama.cpp context, CUDA state) lives on that one thread.
 
-The reply is spoken once the answer is complete: the raw token stream holds the model's
-reasoning and box syntax, which must not be read aloud, and telling them apart mid-stream is
-family-specific. ``on_answer_text`` is therefore not called (see :class:`Answerer`).
+The raw token stream holds the model's reasoning and box syntax, which must not be read
+aloud: :class:`~voxrad.assistant.answer_stream.AnswerTextFilter` passes only the answer
+proper to ``on_answer_text``, so the first sentence is spoken while the model still writes.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from voxrad.assistant.answer_stream import AnswerTextFilter
 from voxrad.assistant.answering import AskOptions, ask
 from voxrad.backends.vlm.base import VisionLanguageModel
 from voxrad.backends.vlm.registry import ModelSpec, create_vlm, resolve_model
@@ -90,6 +91,15 @@ class ModelAnswerer:
             samples=s.self_consistency_samples,
             sample_temperature=s.sample_temperature,
         )
+        stream = AnswerTextFilter(self._spec.family)
+
+        def token(piece: str) -> None:
+            if on_token is not None:
+                on_token(piece)
+            speakable = stream.feed(piece)
+            if speakable and on_answer_text is not None:
+                on_answer_text(speakable)
+
         return ask(
             self._model,
             volume,
@@ -98,7 +108,7 @@ class ModelAnswerer:
             model_name=self._spec.name,
             history=history,
             options=options,
-            on_token=on_token,
+            on_token=token,
             cancel=cancel,
             request_id=self._requests,
         )

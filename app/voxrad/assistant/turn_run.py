@@ -9,6 +9,7 @@ heard while the rest is still being generated.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -96,7 +97,8 @@ class QuestionRun:
         self._waiter: threading.Event | None = None
         self._speech_waiter: threading.Event | None = None
         self._splitter = SentenceSplitter()
-        self._streamed = False
+        #: Sentences completed while the answer streamed (spoken then, unless muted).
+        self._streamed_sentences: list[str] = []
         self._speech_failed = False
         self._speech_started = False
         self._outstanding = 0
@@ -226,11 +228,12 @@ class QuestionRun:
             self._speech_idle.clear()
         self.answered = True
         try:
-            if self._streamed:
-                for sentence in self._splitter.flush():
+            # The parsed answer is the truth: say those of its sentences not said while it
+            # streamed (the stream may have stopped early at box syntax, or never started).
+            said = {_plain(s) for s in self._streamed_sentences}
+            for sentence in split_sentences(answer.answer):
+                if _plain(sentence) not in said:
                     self._speak(sentence)
-            else:
-                self.speak_text(answer.answer)
         finally:
             self._release_hold()
         self.p._update_state()
@@ -286,8 +289,8 @@ class QuestionRun:
         t0 = time.perf_counter()
         if self._first_token is None:
             self._first_token = t0 - self._t_sent
-        self._streamed = True
         for sentence in self._splitter.feed(piece):
+            self._streamed_sentences.append(sentence)
             self._speak(sentence)
         self._callback_s += time.perf_counter() - t0
 
@@ -375,6 +378,11 @@ class QuestionRun:
         inside = busy_seconds([(a, min(b, t_end)) for a, b in self.intervals])
         t["total"] = total
         t["overhead"] = max(total - inside + self._callback_s, 0.0)
+
+
+def _plain(sentence: str) -> str:
+    """A sentence compared by its words only (the parser may tidy spacing or markdown)."""
+    return " ".join(re.findall(r"\w+", sentence.lower()))
 
 
 def _with_model(answer: Answer, name: str) -> Answer:
