@@ -188,3 +188,27 @@ def test_pipeline_saves_turns_and_a_reopened_study_continues() -> None:
     assert [t.turn_id for t in second] == [1, 2, 3]
     assert [t.turn_id for t in conversation.load()] == [1, 2, 3]
     store.close()
+
+
+def test_switching_studies_saves_each_conversation_to_its_own_study() -> None:
+    store = ConversationStore()
+    first, second = store.for_study(UID), store.for_study(OTHER)
+    pipeline = AssistantPipeline(
+        FakeViewer(),
+        transcriber_factory=FakeTranscriber,
+        answerer_factory=FakeAnswerer,
+        speaker_factory=FakeSpeaker,
+    )
+    log = EventLog()
+    pipeline.add_listener(log)
+    pipeline.open_conversation(first.load(), first.append)
+    log.finished(pipeline.submit_text("Is there a nodule?"))
+    pipeline.open_conversation(second.load(), second.append)
+    assert pipeline.turns() == []
+    log.finished(pipeline.submit_text("lung window"))
+    pipeline.open_conversation(first.load(), first.append)
+    assert [t.transcript for t in pipeline.turns()] == ["Is there a nodule?"]
+    assert pipeline.shutdown()
+    assert [t.kind for t in first.load()] == ["question"]
+    assert [t.kind for t in second.load()] == ["command"]
+    store.close()

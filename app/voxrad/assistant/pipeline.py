@@ -190,7 +190,22 @@ class AssistantPipeline:
         """Start from a stored conversation (a study reopened)."""
         with self._lock:
             self._turns = [r.snapshot() for r in records]
-            self._next_id = max((r.turn_id for r in records), default=0) + 1
+            # Ids never repeat within a session, so an event of the previous study's turn
+            # can never be taken for one of this study's.
+            last = max((r.turn_id for r in records), default=0)
+            self._next_id = max(self._next_id, last + 1)
+
+    def open_conversation(
+        self,
+        history: Sequence[TurnRecord],
+        on_turn_finished: Callable[[TurnRecord], None] | None,
+    ) -> None:
+        """Switch to another study's conversation: stop what is running, show ``history``
+        and save new turns with ``on_turn_finished`` (e.g. ``StudyConversation.append``)."""
+        self.cancel()
+        with self._lock:
+            self._on_turn_finished = on_turn_finished
+        self.load_history(history)
 
     def clear_history(self) -> None:
         with self._lock:
