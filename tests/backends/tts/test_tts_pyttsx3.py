@@ -127,6 +127,8 @@ def test_barge_in_stops_speech_at_once(pulse) -> None:  # type: ignore[no-untype
         worker.speak(parts)
         assert first_sentence.wait(20)
         assert not worker.idle.is_set()
+        time.sleep(0.5)  # the clinician presses push-to-talk half a second into the answer
+        assert not worker.idle.is_set()
         t0 = time.perf_counter()
         worker.stop()  # push-to-talk pressed / "stop" said
         assert worker.idle.wait(2)
@@ -171,3 +173,27 @@ def test_cli_say_writes_a_wav(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     rate, data = wavfile.read(out)
     assert rate == 22_050 and data.dtype == np.int16
     assert 2.0 < data.size / rate < 10.0
+
+
+@pytest.mark.audio
+def test_playback_stops_mid_sentence(pulse) -> None:  # type: ignore[no-untyped-def]
+    from voxrad.backends.tts.playback import play
+
+    rate = 22_050
+    tone = (0.2 * np.sin(2 * np.pi * 440 * np.arange(3 * rate) / rate)).astype(np.float32)
+    cancel = threading.Event()
+    cancelled_at: list[float] = []
+
+    def barge_in() -> None:
+        cancelled_at.append(time.perf_counter())
+        cancel.set()
+
+    timer = threading.Timer(0.6, barge_in)
+    timer.start()
+    start = time.perf_counter()
+    assert play(tone, rate, cancel=cancel) is False
+    returned = time.perf_counter()
+    timer.cancel()
+    assert returned - cancelled_at[0] < 0.3
+    assert returned - start < 1.5  # not the whole 3 s tone
+    assert play(tone[: rate // 4], rate) is True  # a short one plays to the end

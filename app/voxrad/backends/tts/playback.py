@@ -17,6 +17,9 @@ from voxrad.core.errors import AudioError, DependencyMissingError
 
 logger = logging.getLogger(__name__)
 
+#: Seconds of audio handed to the sound system per callback.
+BLOCK_S = 0.02
+
 
 def _sounddevice() -> Any:
     try:
@@ -72,18 +75,41 @@ def play(
             device=device,
             callback=callback,
             finished_callback=done.set,
+            # Small blocks and low latency: with the default (high) latency the sound system
+            # buffers over a second ahead, and barge-in would let that second play out.
+            blocksize=int(sample_rate * BLOCK_S),
+            latency="low",
         )
     except (sd.PortAudioError, ValueError) as exc:
         raise AudioError(
             "Spoken replies could not be played: no working speaker or headset.",
             hint="Check the sound output; answers are still shown on screen.",
         ) from exc
-    with stream:
-        # Bounded: a device that vanishes mid-sentence may never report the end.
-        if not done.wait(len(data) / sample_rate + 5.0):
+    bound = len(data) / sample_rate + 5.0
+    if cancel is not None:
+        # The sound system may ask for audio only every few hundred milliseconds (measured
+        # with PulseAudio's null sink), so the callback alone cannot stop speech at once. A
+        # watcher blocked on the cancel event wakes this thread instead; it ends by itself
+        # at the bound when the sentence finishes first.
+        threading.Thread(
+            target=_relay, args=(cancel, done, bound), name="voxrad-tts-cancel", daemon=True
+        ).start()
+    stream.start()
+    try:
+        finished = done.wait(bound)
+    finally:
+        # abort() drops what the sound system still buffers; stop() would play it out.
+        if not finished or (cancel is not None and cancel.is_set()):
             stream.abort()
-            raise AudioError("The speaker stopped responding.", hint="Check the sound output.")
+        stream.close()
+    if not finished:
+        raise AudioError("The speaker stopped responding.", hint="Check the sound output.")
     completed = position >= len(data)
     if not completed:
         logger.info("tts: playback interrupted after %.2f s", position / sample_rate)
     return completed
+
+
+def _relay(cancel: threading.Event, wake: threading.Event, bound: float) -> None:
+    if cancel.wait(bound):
+        wake.set()
