@@ -8,7 +8,10 @@ the sample study in the window (under Xvfb, until the study has loaded).
 "Cold" runs drop the OS page cache first (``--cold``; needs root, and slows every other
 process on the machine for a moment); "warm" is the median of ``--repeat`` interleaved runs.
 
-Usage: python benchmarks/bench_frozen.py [--repeat N] [--cold] [--json]
+The "venv" side shares its files with every other user of the checkout's .venv, so its cold
+runs may find files cached again by others: treat cold venv numbers as a lower bound.
+
+Usage: python benchmarks/bench_frozen.py [--repeat N] [--cold] [--json] [--keep]
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -57,6 +61,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--cold", action="store_true", help="also time cold starts (root)")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="keep the build folder (~2 GB)")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="voxrad-bench-frozen-"))
@@ -110,8 +115,11 @@ def main() -> int:
             next((REPO / ".venv" / "lib").glob("python3*")) / "site-packages"
         ),
         "startup": results,
-        "work": str(work),
     }
+    if args.keep:
+        report["work"] = str(work)
+    else:
+        shutil.rmtree(work)
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
@@ -132,7 +140,8 @@ def main() -> int:
                 f, v = by_app["frozen"][kind], by_app["venv"][kind]
                 parts.append(f"{kind[:-2]} frozen {f:.2f} s vs venv {v:.2f} s (x{v / f:.2f})")
         print(f"{task}: " + "; ".join(parts))
-    print(f"(build folder kept at {work})")
+    if args.keep:
+        print(f"(build folder kept at {work})")
     return 0
 
 

@@ -69,14 +69,15 @@ def run(
     return done, time.perf_counter() - start
 
 
-def _gray_levels(png: Path) -> int:
-    """Distinct grey levels in a screenshot: a CT slice has hundreds, UI chrome a handful."""
+def _screen(png: Path) -> tuple[int, bytes]:
+    """Distinct grey levels in a screenshot (a CT slice has hundreds, UI chrome a handful),
+    and its pixels (PNG bytes differ between identical screens: they carry a timestamp)."""
     import numpy as np
     from PIL import Image
 
-    rgb = np.asarray(Image.open(png).convert("RGB")).astype(np.int16)
+    rgb = np.asarray(Image.open(png).convert("RGB"))
     grey = (rgb[..., 0] == rgb[..., 1]) & (rgb[..., 1] == rgb[..., 2])
-    return int(np.unique(rgb[..., 0][grey]).size)
+    return int(np.unique(rgb[..., 0][grey]).size), rgb.tobytes()
 
 
 def open_demo(
@@ -131,20 +132,24 @@ def open_demo(
                 loaded_s = time.perf_counter() - start
         result: dict[str, object] = {"loaded_s": round(loaded_s, 3)}
         if screenshot is not None:
-            # The slices are drawn on the GUI thread right after the loader reports; the 3-D
-            # view on a software renderer can take a moment more. Bounded retries.
-            levels = 0
-            for _ in range(20):
+            # The GUI thread applies the loaded volume after the loader reports (until then
+            # the middle-slice preview shows). Settled = two identical screens in a row with
+            # a CT slice on them; bounded retries.
+            levels, previous, shots = 0, b"", 0
+            while shots < 20:
                 subprocess.run(
                     ["import", "-display", display, "-window", "root", str(screenshot)],
                     check=True,
                     timeout=30,
                 )
-                levels = _gray_levels(screenshot)
-                if levels >= 64:
+                shots += 1
+                levels, pixels = _screen(screenshot)
+                if levels >= 64 and pixels == previous:
                     break
+                previous = pixels
                 time.sleep(0.5)
             result["grey_levels"] = levels
+            result["settled_after_shots"] = shots
             result["screenshot"] = str(screenshot)
         if proc.poll() is not None:
             raise RuntimeError(f"the app exited ({proc.returncode}) while showing the study")
