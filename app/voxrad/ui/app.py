@@ -44,6 +44,7 @@ def run_app(path: str | None = None, *, demo: bool = False) -> int:
     app.setApplicationName("VoxRad")
     apply_dark_theme(app)  # type: ignore[arg-type]
     window = MainWindow()
+    _start_assistant(window)
     window.show()
     logger.info("window shown in %.2f s", time.perf_counter() - start)
     if path:
@@ -51,3 +52,20 @@ def run_app(path: str | None = None, *, demo: bool = False) -> int:
     elif demo:
         window.open_demo()
     return int(app.exec())
+
+
+def _start_assistant(window: object) -> None:
+    """The assistant with the engines from settings; a failure leaves the viewer usable."""
+    from voxrad.core.errors import VoxRadError
+    from voxrad.core.settings import load_settings
+    from voxrad.ui.assistant_setup import build_assistant
+
+    panel = window.conversation_panel  # type: ignore[attr-defined]
+    try:
+        build_assistant(window, load_settings()).start()  # type: ignore[arg-type]
+    except VoxRadError as exc:
+        logger.warning("assistant not started: %s", exc.message)
+        panel.set_notice(f"The assistant could not start: {exc.user_message()}")
+    except Exception:
+        logger.exception("assistant not started")
+        panel.set_notice("The assistant could not start; see the log. The viewer still works.")

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 from voxrad import __version__
 from voxrad.core.volume import Volume
 from voxrad.core.windowing import CT_PRESETS
+from voxrad.ui.conversation_panel import ConversationPanel
 from voxrad.ui.menus import build_menus
 from voxrad.ui.recent import add_recent, load_recent
 from voxrad.ui.view_area import ViewArea
@@ -80,11 +81,9 @@ class MainWindow(QMainWindow):
         measure_layout.addWidget(self.measure_list)
         measure_layout.addWidget(delete)
         self._dock("Measurements", measure_box, Qt.DockWidgetArea.LeftDockWidgetArea)
-        # The conversation (speech, questions, answers) fills this panel in a later release.
-        self.conversation_panel = QWidget()
-        QVBoxLayout(self.conversation_panel).addWidget(
-            QLabel("Conversation\n\n(voice questions and answers appear here)")
-        )
+        self.conversation_panel = ConversationPanel()
+        #: The AssistantBridge (ui.assistant_setup); None when the assistant is not set up.
+        self.assistant: object = None
         self.conversation_dock = self._dock(
             "Conversation", self.conversation_panel, Qt.DockWidgetArea.RightDockWidgetArea
         )
@@ -323,5 +322,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
         self.loader.shutdown()
+        if self.assistant is not None:
+            self.assistant.shutdown()  # type: ignore[attr-defined]
         self.view_area.close_views()
         super().closeEvent(event)

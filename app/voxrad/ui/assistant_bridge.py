@@ -1,0 +1,449 @@
+"""The Qt side of the assistant: owns the pipeline, acts on the viewer, feeds the panel.
+
+The pipeline is Qt-free and calls back on its own threads. This adapter:
+
+* implements :class:`~voxrad.assistant.turns.ViewerActions`: ``apply_command`` re-emits the
+  command as a queued signal (carried out on the GUI thread), ``current_view`` returns a
+  snapshot the GUI thread keeps up to date (slice, window, picked region);
+* re-emits every :class:`PipelineEvent` as a queued signal, so the panel is only touched on
+  the GUI thread, and drops events of turns from before a clear or a study switch;
+* draws each answer's findings as numbered boxes on the slice they belong to;
+* turns push-to-talk (a key, the mouse's side buttons, the panel's button) into
+  ``start_listening`` / microphone press and release (pressing while it speaks is barge-in).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtGui import QKeyEvent, QKeySequence, QMouseEvent
+from PySide6.QtWidgets import QApplication
+
+from voxrad.assistant.commands import Action, Command
+from voxrad.assistant.pipeline import AssistantPipeline, PipelineOptions
+from voxrad.assistant.store import ConversationStore, StudyConversation
+from voxrad.assistant.turns import Answerer, PipelineEvent, TurnRecord, ViewContext
+from voxrad.backends.asr.base import Transcriber
+from voxrad.backends.tts.base import Speaker
+from voxrad.core.conversation import Box
+from voxrad.core.errors import VoxRadError
+from voxrad.core.overlay import OverlayBox
+from voxrad.core.region import Region
+from voxrad.core.windowing import CT_PRESETS, find_preset
+from voxrad.ui.conversation_panel import ConversationPanel, finding_overlay_id
+from voxrad.ui.main_window import MainWindow
+from voxrad.ui.slice_view import SliceView
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_TALK_KEY = "F4"
+#: A clicked point asks about this many pixels around it.
+POINT_REGION_HALF = 16
+NO_MICROPHONE = "No microphone is available: type questions and commands below."
+_SIDE_BUTTONS = (Qt.MouseButton.BackButton, Qt.MouseButton.ForwardButton)
+
+
+class MicrophoneLike(Protocol):
+    """What the bridge needs of :class:`voxrad.audio.capture.Microphone`."""
+
+    def start(self) -> None: ...
+    def press(self) -> None: ...
+    def release(self) -> None: ...
+    def stop(self, timeout: float = 2.0) -> None: ...
+
+
+#: Builds a microphone from (on_utterance, on_error) callbacks.
+MicrophoneFactory = Callable[[Callable[[Any], None], Callable[[VoxRadError], None]], MicrophoneLike]
+
+
+class AssistantBridge(QObject):
+    """Joins the :class:`AssistantPipeline` to a :class:`MainWindow` and its panel."""
+
+    event_received = Signal(object)  # PipelineEvent, from pipeline threads
+    command_received = Signal(object)  # Command, from the intake thread
+    notice_posted = Signal(str)  # from any thread
+
+    def __init__(
+        self,
+        window: MainWindow,
+        panel: ConversationPanel,
+        *,
+        transcriber_factory: Callable[[], Transcriber] | None,
+        answerer_factory: Callable[[], Answerer] | None,
+        speaker_factory: Callable[[], Speaker] | None = None,
+        options: PipelineOptions | None = None,
+        store: ConversationStore | None = None,
+        microphone_factory: MicrophoneFactory | None = None,
+        talk_key: str = DEFAULT_TALK_KEY,
+    ) -> None:
+        super().__init__(window)
+        self.window = window
+        self.panel = panel
+        self.area = window.view_area
+        self.store = store
+        self.conversation: StudyConversation | None = None
+        self._view_lock = threading.Lock()
+        self._view = ViewContext(None)
+        self._region: tuple[int, Box] | None = None
+        self._boxes: dict[str, OverlayBox] = {}
+        self._overlays_visible = True
+        self._stale_below = 0
+        self._newest_id = 0
+        self._talking = False
+        self.last_asked = 0
+        self.microphone: MicrophoneLike | None = None
+        self._microphone_factory = microphone_factory
+        self.talk_key = QKeySequence(talk_key)
+        self.pipeline = AssistantPipeline(
+            self,
+            transcriber_factory=transcriber_factory,
+            answerer_factory=answerer_factory,
+            speaker_factory=speaker_factory,
+            options=options,
+        )
+        queued = Qt.ConnectionType.QueuedConnection
+        self.event_received.connect(self._on_event, queued)
+        self.command_received.connect(self._on_command, queued)
+        self.notice_posted.connect(self.panel.set_notice, queued)
+        self.pipeline.add_listener(self.event_received.emit)
+        panel.ask.connect(self.ask)
+        panel.cancel_requested.connect(self.pipeline.cancel)
+        panel.mute_toggled.connect(self.pipeline.set_muted)
+        panel.clear_requested.connect(self.clear_conversation)
+        panel.finding_hovered.connect(self._hover_finding)
+        panel.talk_pressed.connect(self.talk_press)
+        panel.talk_released.connect(self.talk_release)
+        panel.set_talk_key(self.talk_key.toString())
+        window.volume_loaded.connect(self._on_volume_loaded)
+        window.region_picked.connect(self._on_region)
+        for view in self.area.views.values():
+            view.slice_changed.connect(self.refresh_view)
+            view.window_changed.connect(self.refresh_view)
+        app = QApplication.instance()
+        if app is not None:
+            app.installEventFilter(self)
+
+    # -- life ----------------------------------------------------------------------------------
+    def start(self, *, load_models: bool = True) -> None:
+        """Start the pipeline threads and the microphone (its absence is a notice)."""
+        self.pipeline.start(load_models=load_models)
+        self.refresh_view()
+        if self._microphone_factory is None:
+            self.panel.set_notice(NO_MICROPHONE)
+            return
+        try:
+            mic = self._microphone_factory(self._on_utterance, self._on_microphone_error)
+            mic.start()
+        except VoxRadError as exc:
+            logger.warning("microphone unavailable: %s", exc.message)
+            self.panel.set_notice(f"{exc.user_message()} {NO_MICROPHONE}")
+            return
+        except Exception:
+            logger.exception("microphone failed to start")
+            self.panel.set_notice(NO_MICROPHONE)
+            return
+        self.microphone = mic
+
+    def shutdown(self) -> None:
+        """Stop the microphone and the pipeline (bounded), and close the store."""
+        app = QApplication.instance()
+        if app is not None:
+            app.removeEventFilter(self)
+        if self.microphone is not None:
+            self.microphone.stop()
+            self.microphone = None
+        self.pipeline.remove_listener(self.event_received.emit)
+        self.pipeline.shutdown()
+        if self.store is not None:
+            self.store.close()
+
+    # -- asking --------------------------------------------------------------------------------
+    def ask(self, text: str) -> int:
+        """A typed or re-asked command or question; returns the turn id."""
+        turn_id = self.pipeline.submit_text(text)
+        self._newest_id = max(self._newest_id, turn_id)
+        self.last_asked = turn_id
+        return turn_id
+
+    def clear_conversation(self) -> None:
+        self.pipeline.cancel()
+        self.pipeline.clear_history()
+        if self.conversation is not None:
+            self.conversation.clear()
+        self._forget_shown()
+
+    def _forget_shown(self) -> None:
+        self._stale_below = self._newest_id + 1
+        self.panel.clear()
+        self._remove_boxes()
+        self.area.render_all()
+
+    # -- ViewerActions (pipeline threads) ------------------------------------------------------
+    def apply_command(self, command: Command) -> None:
+        self.command_received.emit(command)
+
+    def current_view(self) -> ViewContext:
+        with self._view_lock:
+            view, region, self._region = self._view, self._region, None
+        if region is None or view.volume is None:
+            return view
+        self.notice_posted.emit("")
+        k, box = region
+        return ViewContext(view.volume, k, box, "region", view.window, view.series_uid)
+
+    def refresh_view(self, *_args: object) -> None:
+        """Take a new snapshot of what is on screen (GUI thread)."""
+        volume = self.area.volume
+        view = self._acquired_view()
+        if volume is None or view.scene.volume is None:
+            snapshot = ViewContext(volume)
+        else:
+            scene = view.scene
+            window = (float(scene.center), float(scene.width))
+            snapshot = ViewContext(volume, int(scene.slice_index), window=window)
+        with self._view_lock:
+            self._view = snapshot
+
+    def _acquired_view(self) -> SliceView:
+        """The view that shows acquired slices (normal along k), where boxes are drawn."""
+        for view in self.area.views.values():
+            if view.scene.volume is not None and view.scene.axes.normal == 2:
+                return view
+        return self.area.views["axial"]
+
+    # -- GUI thread ----------------------------------------------------------------------------
+    def _on_event(self, event: PipelineEvent) -> None:
+        self.panel.set_state(event.state)
+        rec = event.turn
+        if rec is None:
+            return
+        self._newest_id = max(self._newest_id, rec.turn_id)
+        if rec.turn_id < self._stale_below:
+            return  # a turn from before a clear or a study switch
+        if event.kind == "token":
+            self.panel.append_token(rec.turn_id, event.text)
+            return
+        self.panel.show_record(rec)
+        if event.kind == "answer":
+            self._draw_findings(rec)
+
+    def _draw_findings(self, rec: TurnRecord) -> None:
+        answer, question = rec.answer, rec.question
+        if answer is None or self.area.volume is None:
+            return
+        self._remove_boxes()
+        first_k: int | None = None
+        for n, finding in enumerate(answer.findings, start=1):
+            if finding.box is None:
+                continue
+            k = finding.slice_index
+            if k is None:
+                k = question.slice_index if question is not None else 0
+            b, oid = finding.box, finding_overlay_id(rec.turn_id, n)
+            item = OverlayBox(oid, k, b.x0, b.y0, b.x1, b.y1, f"{n}. {finding.label}")
+            self._boxes[item.id] = item
+            if self._overlays_visible:
+                self.area.layer.add(item)
+            first_k = k if first_k is None else first_k
+        if first_k is not None:
+            self._acquired_view().go_to(first_k)
+        self.area.render_all()
+
+    def _remove_boxes(self) -> None:
+        for item_id in self._boxes:
+            self.area.layer.remove(item_id)
+        self._boxes.clear()
+
+    def _set_overlays(self, visible: bool) -> None:
+        self._overlays_visible = visible
+        for item in self._boxes.values():
+            if visible:
+                self.area.layer.add(item)
+            else:
+                self.area.layer.remove(item.id)
+        self.area.render_all()
+
+    def _hover_finding(self, overlay_id: str | None) -> None:
+        if overlay_id is not None and self.area.layer.get(overlay_id) is not None:
+            self.area.focus_overlay(overlay_id)
+        elif overlay_id is None and self.area.layer.highlighted is not None:
+            self.area.layer.highlight(None)
+            self.area.render_all()
+
+    def _on_command(self, command: Command) -> None:
+        try:
+            self._run_command(command)
+        except VoxRadError as exc:
+            self.panel.set_notice(exc.user_message())
+        except Exception:
+            logger.exception("viewer command %s failed", command.action)
+            self.panel.set_notice("The viewer could not do that; see the log.")
+        self.refresh_view()
+
+    def _run_command(self, command: Command) -> None:
+        a, area = command.action, self.area
+        if a is Action.OVERLAYS:
+            self._set_overlays(bool(command.arg("visible", True)))
+            return
+        if a is Action.SELECT_FINDING:
+            number = int(command.arg("index", 1) or 1)
+            item_id = self.panel.select_finding(number)
+            if item_id is None or item_id not in self._boxes:
+                raise VoxRadError(f"There is no finding {number} with a box in the last answer.")
+            if not self._overlays_visible:
+                self._set_overlays(True)
+            area.focus_overlay(item_id)
+            return
+        if a is Action.UNDO:
+            raise VoxRadError("Undo is not available by voice; use the View or Window menu.")
+        if a in (Action.NEXT_SERIES, Action.PREVIOUS_SERIES):
+            self._step_series(1 if a is Action.NEXT_SERIES else -1)
+            return
+        if area.volume is None:
+            raise VoxRadError("Open a study first; then the viewer can do that.")
+        view = area.active_slice_view() or area.views["axial"]
+        count = int(command.arg("count", 1) or 1)
+        if a is Action.NEXT_SLICE:
+            view.step(count)
+        elif a is Action.PREVIOUS_SLICE:
+            view.step(-count)
+        elif a is Action.GO_TO_SLICE:
+            view.go_to(int(command.arg("index", 1) or 1) - 1)  # slices are shown from 1
+        elif a is Action.FIRST_SLICE:
+            view.go_to(0)
+        elif a is Action.LAST_SLICE:
+            view.go_to(view.scene.slice_count - 1)
+        elif a is Action.MIDDLE_SLICE:
+            view.go_to(view.scene.slice_count // 2)
+        elif a is Action.WINDOW:
+            self._window(view, str(command.arg("preset", "default")))
+        elif a is Action.ZOOM_IN:
+            view.zoom(1.25)
+        elif a is Action.ZOOM_OUT:
+            view.zoom(0.8)
+        elif a is Action.RESET_VIEW:
+            widget = area.active_widget()
+            if widget is not None:
+                widget.reset_view()
+        elif a is Action.ORIENTATION:
+            area.show_view(str(command.arg("plane", "axial")))
+        elif a is Action.VIEW_3D:
+            area.show_view("3d")
+        elif a is Action.LAYOUT:
+            cells = int(command.arg("rows", 1) or 1) * int(command.arg("columns", 1) or 1)
+            area.set_layout("1x1" if cells <= 1 else "2x2")
+        elif a is Action.MEASURE:
+            self.window.actions_by_name["tool_distance"].trigger()  # type: ignore[attr-defined]
+        else:
+            raise VoxRadError(f"The viewer cannot {str(a).replace('_', ' ')} yet.")
+
+    def _window(self, view: SliceView, name: str) -> None:
+        volume = view.scene.volume
+        if volume is None:
+            return
+        if name == "default":
+            view.set_window(*volume.default_window())
+            return
+        preset = find_preset(volume.presets(), name) or find_preset(CT_PRESETS, name)
+        if preset is None:
+            raise VoxRadError(f"There is no {name} window for this image.")
+        view.set_window(preset.center, preset.width)
+
+    def _step_series(self, delta: int) -> None:
+        series = self.window.series_list
+        row = series.currentRow() + delta
+        if series.count() < 2 or not 0 <= row < series.count():
+            raise VoxRadError("There is no other series in this direction.")
+        series.setCurrentRow(row)
+        series.itemActivated.emit(series.item(row))
+
+    def _on_volume_loaded(self, _volume: object) -> None:
+        self._boxes.clear()  # set_volume already cleared the layer
+        with self._view_lock:
+            self._region = None
+        self.refresh_view()
+        if self.store is None or not self.window.study_path:
+            return
+        uid = f"{self.window.study_path}#series{self.window.series_number}"
+        self.conversation = self.store.for_study(uid)
+        try:
+            history = self.conversation.load()
+        except VoxRadError as exc:
+            self.panel.set_notice(exc.user_message())
+            history = []
+        self.pipeline.open_conversation(history, self.conversation.append)
+        self._forget_shown()
+        self.panel.load(history)
+        self._newest_id = max([self._newest_id, *(r.turn_id for r in history)])
+
+    def _on_region(self, region: Region) -> None:
+        volume = self.area.volume
+        if volume is None:
+            return
+        if region.plane not in ("axial", "acquired") or self._acquired_view().plane != region.plane:
+            self.panel.set_notice("Pick the region on the axial view to ask about it.")
+            return
+        k, x0, y0, x1, y1 = region.pixel_box()
+        box = Box(x0, y0, x1, y1)
+        if region.kind == "point":
+            box = box.expanded(POINT_REGION_HALF)
+        box = box.clipped(volume.shape[2], volume.shape[1])
+        with self._view_lock:
+            self._region = (k, box)
+        self.panel.set_notice(f"Region on slice {k + 1} selected: the next question is about it.")
+
+    # -- push-to-talk --------------------------------------------------------------------------
+    def talk_press(self) -> None:
+        """Start listening; stops any speech (barge-in)."""
+        if self._talking:
+            return
+        self._talking = True
+        self.pipeline.start_listening()
+        if self.microphone is None:
+            self.pipeline.stop_listening()
+            self.panel.set_notice(NO_MICROPHONE)
+            return
+        self.microphone.press()
+
+    def talk_release(self) -> None:
+        if not self._talking:
+            return
+        self._talking = False
+        if self.microphone is not None:
+            self.microphone.release()
+        self.pipeline.stop_listening()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt override)
+        kind = event.type()
+        if kind in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease):
+            key_event: QKeyEvent = event  # type: ignore[assignment]
+            if self._is_talk_key(key_event):
+                if not key_event.isAutoRepeat():
+                    pressed = kind == QEvent.Type.KeyPress
+                    self.talk_press() if pressed else self.talk_release()
+                return True
+        elif kind in (QEvent.Type.MouseButtonPress, QEvent.Type.MouseButtonRelease):
+            mouse: QMouseEvent = event  # type: ignore[assignment]
+            if mouse.button() in _SIDE_BUTTONS and self.window.isActiveWindow():
+                pressed = kind == QEvent.Type.MouseButtonPress
+                self.talk_press() if pressed else self.talk_release()
+                return True
+        return False
+
+    def _is_talk_key(self, event: QKeyEvent) -> bool:
+        if self.talk_key.isEmpty() or not self.window.isActiveWindow():
+            return False
+        combo = event.keyCombination()
+        return bool(self.talk_key[0].key() == combo.key())  # type: ignore[index]
+
+    # -- microphone (capture thread) -----------------------------------------------------------
+    def _on_utterance(self, utterance: Any) -> None:
+        self.pipeline.submit_audio(utterance.audio, sample_rate=utterance.sample_rate)
+
+    def _on_microphone_error(self, error: VoxRadError) -> None:
+        self.pipeline.microphone_failed(error)
+        self.notice_posted.emit(f"{error.user_message()} {NO_MICROPHONE}")

@@ -1,0 +1,70 @@
+"""Builds the assistant for the main window from settings, with the real backends.
+
+Every backend is created and loaded on its own pipeline thread, so a missing model or
+microphone never stops the window from opening: each becomes a message in the panel (a
+missing model when the first question is asked; no microphone at start), and typing works.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from voxrad.assistant.pipeline import PipelineOptions
+from voxrad.assistant.store import ConversationStore
+from voxrad.core.errors import VoxRadError
+from voxrad.core.settings import Settings
+from voxrad.ui.assistant_bridge import DEFAULT_TALK_KEY, AssistantBridge, MicrophoneLike
+from voxrad.ui.main_window import MainWindow
+
+logger = logging.getLogger(__name__)
+
+
+def build_assistant(
+    window: MainWindow, settings: Settings, *, talk_key: str = DEFAULT_TALK_KEY
+) -> AssistantBridge:
+    """An :class:`AssistantBridge` over the ASR, VLM and TTS engines named in ``settings``.
+
+    Call :meth:`AssistantBridge.start` afterwards (models begin loading in the background).
+    """
+    from voxrad.assistant.model_answerer import ModelAnswerer
+    from voxrad.backends.asr.registry import create_transcriber
+    from voxrad.backends.tts.registry import create_speaker
+
+    models_dir = settings.models.resolved_directory()
+    audio = settings.audio
+    options = PipelineOptions(
+        muted=False,
+        wake_phrase=audio.wake_phrase if audio.require_wake_phrase else "",
+        synonyms=settings.commands.synonyms,
+    )
+    store: ConversationStore | None
+    try:
+        store = ConversationStore()
+    except VoxRadError as exc:
+        logger.warning("conversations will not be saved: %s", exc.message)
+        store = None
+
+    def microphone(
+        on_utterance: Callable[[Any], None], on_error: Callable[[VoxRadError], None]
+    ) -> MicrophoneLike:
+        from voxrad.audio.capture import Microphone
+
+        return Microphone(audio, on_utterance=on_utterance, on_error=on_error)
+
+    bridge = AssistantBridge(
+        window,
+        window.conversation_panel,
+        transcriber_factory=lambda: create_transcriber(settings.asr, models_dir),
+        answerer_factory=lambda: ModelAnswerer(settings.vlm, models_dir, privacy=settings.privacy),
+        speaker_factory=(lambda: create_speaker(settings.tts)) if settings.tts.enabled else None,
+        options=options,
+        store=store,
+        microphone_factory=microphone,
+        talk_key=talk_key,
+    )
+    if store is None:
+        window.conversation_panel.set_notice("Saved conversations could not be opened.")
+    window.assistant = bridge
+    return bridge

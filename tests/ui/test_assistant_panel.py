@@ -1,0 +1,333 @@
+"""The assistant in a real window (Xvfb): typed questions and commands, boxes on the image,
+cancel, faults, push-to-talk with barge-in, and many quick cycles without widget growth.
+
+The backends are the scripted fakes of tests/assistant/pipeline_fakes.py; everything else
+(pipeline threads, queued signals, panel, overlay rendering) is the real thing.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6.QtCore import QEvent, Qt
+from PySide6.QtWidgets import QApplication, QWidget
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "assistant"))
+
+from pipeline_fakes import FakeAnswerer, FakeSpeaker, FakeTranscriber
+
+from render_support import box_volume
+from voxrad.assistant.turns import PipelineEvent, PipelineState
+from voxrad.audio.endpointer import Utterance
+from voxrad.core.conversation import Answer, Box, Finding, Question
+from voxrad.core.errors import BackendError
+from voxrad.core.region import Region
+from voxrad.core.volume import Volume
+from voxrad.core.windowing import CT_PRESETS, find_preset
+from voxrad.render.capture import capture_rgb
+from voxrad.ui.assistant_bridge import NO_MICROPHONE, AssistantBridge
+from voxrad.ui.conversation_panel import DISCLAIMER, MAX_VISIBLE_TURNS, finding_overlay_id
+from voxrad.ui.main_window import MainWindow
+from voxrad.ui.theme import apply_dark_theme
+
+pytestmark = pytest.mark.gl
+
+#: The scripted finding: a box on slice 3 (the view opens on slice 2).
+FINDING_K = 3
+FINDING_BOX = Box(70.0, 50.0, 100.0, 80.0)
+
+
+class FakeBoxAnswerer(FakeAnswerer):
+    """A :class:`FakeAnswerer` whose answers carry one finding with a box (and reasoning)."""
+
+    def answer(self, question: Question, volume: Volume, **kwargs: Any) -> Answer:
+        plain = super().answer(question, volume, **kwargs)
+        finding = Finding("nodule", FINDING_BOX, confidence=0.35, slice_index=FINDING_K)
+        return replace(plain, reasoning="Round opacity.", findings=(finding,), confidence=0.9)
+
+
+class FakeMicrophone:
+    """Push-to-talk microphone: each release delivers one second of silence as an utterance."""
+
+    def __init__(self, on_utterance: Callable[[Any], None], on_error: Any) -> None:
+        self.on_utterance = on_utterance
+        self.presses = 0
+
+    def start(self) -> None:
+        pass
+
+    def press(self) -> None:
+        self.presses += 1
+
+    def release(self) -> None:
+        audio = np.zeros(16_000, np.float32)
+        self.on_utterance(Utterance(audio, "released", 0.0, 1.0, 1.0))
+
+    def stop(self, timeout: float = 2.0) -> None:
+        pass
+
+
+def _make(
+    qtbot: Any,
+    answerer: FakeAnswerer | None = None,
+    speaker: FakeSpeaker | None = None,
+    transcriber: FakeTranscriber | None = None,
+    microphone: bool = False,
+) -> tuple[MainWindow, AssistantBridge]:
+    apply_dark_theme(QApplication.instance())  # type: ignore[arg-type]
+    win = MainWindow(show_dialogs=False)
+    answerer = answerer or FakeBoxAnswerer()
+    speaker = speaker or FakeSpeaker()
+    bridge = AssistantBridge(
+        win,
+        win.conversation_panel,
+        transcriber_factory=lambda: transcriber or FakeTranscriber("lung window"),
+        answerer_factory=lambda: answerer,
+        speaker_factory=lambda: speaker,
+        microphone_factory=FakeMicrophone if microphone else None,
+    )
+    win.assistant = bridge
+    bridge.start()
+    win.resize(1400, 800)
+    win.show()
+    qtbot.waitExposed(win)
+    volume = box_volume()
+    win.view_area.set_volume(volume)
+    win.volume_loaded.emit(volume)  # what the loader emits once a study is shown
+    return win, bridge
+
+
+@pytest.fixture
+def made() -> Iterator[list[MainWindow]]:
+    windows: list[MainWindow] = []
+    yield windows
+    for win in windows:
+        win.close()  # shuts the assistant down (closeEvent)
+        win.deleteLater()
+
+
+def _when(kind: str, ids: list[int]) -> Callable[[PipelineEvent], bool]:
+    return lambda e: (
+        e.kind == kind and e.turn is not None and bool(ids) and e.turn.turn_id == ids[0]
+    )
+
+
+def ask(qtbot: Any, bridge: AssistantBridge, text: str, kind: str = "finished") -> int:
+    """Type ``text`` into the panel and wait (on the queued signal) for the turn's ``kind``."""
+    ids: list[int] = []
+    panel = bridge.panel
+    with qtbot.waitSignal(bridge.event_received, timeout=10_000, check_params_cb=_when(kind, ids)):
+        panel.input.setText(text)
+        panel.input.returnPressed.emit()
+        ids.append(bridge.last_asked)
+    assert panel.input.text() == ""
+    return ids[0]
+
+
+def _orange(img: np.ndarray) -> np.ndarray:
+    r, g, b = (img[..., c].astype(int) for c in range(3))
+    return (r > 200) & (g > 140) & (g < 220) & (b < 80)
+
+
+def _edge_cover(win: MainWindow, k: int) -> tuple[float, float, np.ndarray]:
+    """Share of the finding box's left and top edges drawn in the overlay colour on slice k."""
+    view = win.view_area.views["axial"]
+    view.go_to(k)
+    view.refresh()
+    img = capture_rgb(view.GetRenderWindow())
+    h = img.shape[0]
+    b = FINDING_BOX
+    (xa, ya), (xb, yb) = (
+        view.scene.index_to_display((k, b.y0 - 0.5, b.x0 - 0.5)),
+        view.scene.index_to_display((k, b.y1 - 0.5, b.x1 - 0.5)),
+    )
+    left, right = sorted((round(xa), round(xb)))
+    top, bottom = sorted((h - 1 - round(ya), h - 1 - round(yb)))
+    mask = _orange(img)
+    rows = range(top + 3, bottom - 3)
+    cols = range(left + 3, right - 3)
+    left_hit = np.mean([mask[r, left - 2 : left + 3].any() for r in rows])
+    top_hit = np.mean([mask[top - 2 : top + 3, c].any() for c in cols])
+    assert not mask[(top + bottom) // 2, (left + right) // 2]  # an outline, not a fill
+    return float(left_hit), float(top_hit), img
+
+
+def test_typed_question_answers_with_model_and_draws_the_box_on_its_slice(
+    qtbot: Any, made: list[MainWindow], artifacts_dir: Path
+) -> None:
+    win, bridge = _make(qtbot)
+    made.append(win)
+    panel = win.conversation_panel
+    assert DISCLAIMER in panel.disclaimer.text() and panel.disclaimer.isVisible()
+    assert NO_MICROPHONE in panel.notice.text()
+    axial = win.view_area.views["axial"]
+    assert axial.scene.slice_index == 2
+    turn_id = ask(qtbot, bridge, "is there a nodule?")
+    widget = panel.turns[turn_id]
+    assert widget.answer.text() == FakeAnswerer().reply
+    assert "Model: fake-vlm-4b" in widget.model.text() and widget.model.isVisible()
+    assert not widget.reasoning.isVisible() and widget.reasoning_toggle.isVisible()
+    widget.reasoning_toggle.click()
+    assert widget.reasoning.isVisible() and widget.reasoning.text() == "Round opacity."
+    [finding] = widget.finding_labels
+    assert finding.text().startswith("1. nodule") and "LOW confidence (35 %)" in finding.text()
+    assert "ff9e5e" in finding.styleSheet()
+    assert "answer" in widget.timings.text() and "first token" in widget.timings.text()
+    # The box lands on the finding's slice, which the view moved to.
+    item_id = finding_overlay_id(turn_id, 1)
+    assert axial.scene.slice_index == FINDING_K
+    assert win.view_area.layer.get(item_id) is not None
+    left, top, img = _edge_cover(win, FINDING_K)
+    assert left > 0.9 and top > 0.9, (left, top)
+    Image.fromarray(img).save(artifacts_dir / "assistant-1-box-on-slice.png")
+    panel.grab().save(str(artifacts_dir / "assistant-1-panel.png"))
+    other_left, other_top, _ = _edge_cover(win, 2)  # not drawn on the other slices
+    assert other_left < 0.1 and other_top < 0.1
+    # Hovering the finding highlights its box (and brings the view to it).
+    QApplication.sendEvent(finding, QEvent(QEvent.Type.Enter))
+    assert win.view_area.layer.highlighted == item_id and axial.scene.slice_index == FINDING_K
+    QApplication.sendEvent(finding, QEvent(QEvent.Type.Leave))
+    assert win.view_area.layer.highlighted is None
+    # Voice-style commands on the findings.
+    ask(qtbot, bridge, "hide boxes")
+    assert win.view_area.layer.get(item_id) is None
+    ask(qtbot, bridge, "select finding one")
+    assert win.view_area.layer.highlighted == item_id
+
+
+def test_typed_command_changes_the_window_and_region_goes_with_the_next_question(
+    qtbot: Any, made: list[MainWindow], artifacts_dir: Path
+) -> None:
+    answerer = FakeBoxAnswerer()
+    win, bridge = _make(qtbot, answerer=answerer)
+    made.append(win)
+    axial = win.view_area.views["axial"]
+    lung = find_preset(CT_PRESETS, "lung")
+    assert lung is not None and (axial.scene.center, axial.scene.width) != (
+        lung.center,
+        lung.width,
+    )
+    turn_id = ask(qtbot, bridge, "lung window")
+    assert (axial.scene.center, axial.scene.width) == (lung.center, lung.width)
+    assert "Command: window" in win.conversation_panel.turns[turn_id].answer.text()
+    capture = capture_rgb(axial.GetRenderWindow())
+    Image.fromarray(capture).save(artifacts_dir / "assistant-2-lung-window.png")
+    ask(qtbot, bridge, "next slice")
+    assert axial.scene.slice_index == 3
+    # Click-to-ask: a region picked on the axial view goes with the next question only.
+    win.view_area.set_tool("box")
+    index = np.array([[3.0, 10.0, 12.0], [3.0, 30.0, 40.0]])
+    win.view_area.region_picked.emit(Region("box", "axial", 3, index, index))
+    assert "next question" in win.conversation_panel.notice.text()
+    ask(qtbot, bridge, "what is this?")
+    ask(qtbot, bridge, "what else is seen?")
+    first, second = answerer.questions
+    assert first.scope == "region" and first.slice_index == 3
+    assert first.region == Box(12.0, 10.0, 41.0, 31.0)
+    assert second.region is None and second.scope == "slice"
+
+
+def test_cancel_ends_a_running_question_and_the_state_shows_it(
+    qtbot: Any, made: list[MainWindow], artifacts_dir: Path
+) -> None:
+    gate = threading.Event()
+    win, bridge = _make(qtbot, answerer=FakeBoxAnswerer(gate=gate))
+    made.append(win)
+    panel = win.conversation_panel
+    thinking = lambda e: e.kind == "state" and e.state == PipelineState.THINKING  # noqa: E731
+    with qtbot.waitSignal(bridge.event_received, timeout=10_000, check_params_cb=thinking):
+        turn_id = bridge.ask("describe the lungs")
+    assert panel.state_label.text() == "Thinking..." and panel.cancel_button.isEnabled()
+    panel.grab().save(str(artifacts_dir / "assistant-3-thinking.png"))
+    ids = [turn_id]
+    with qtbot.waitSignal(
+        bridge.event_received, timeout=10_000, check_params_cb=_when("finished", ids)
+    ):
+        qtbot.mouseClick(panel.cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel.state_label.text() == "Idle", timeout=5_000)
+    widget = panel.turns[turn_id]
+    assert "Cancelled" in widget.messages.text() and not widget.model.isVisible()
+    assert not panel.cancel_button.isEnabled()
+    panel.grab().save(str(artifacts_dir / "assistant-3-cancelled.png"))
+    gate.set()
+
+
+def test_a_model_fault_is_a_message_and_the_window_stays_usable(
+    qtbot: Any, made: list[MainWindow], artifacts_dir: Path
+) -> None:
+    faults: list[BaseException] = [BackendError("The model stopped unexpectedly.")]
+    answerer = FakeBoxAnswerer(fail=lambda: faults.pop(0) if faults else None)
+    win, bridge = _make(qtbot, answerer=answerer)
+    made.append(win)
+    panel = win.conversation_panel
+    failed = ask(qtbot, bridge, "any effusion?")
+    widget = panel.turns[failed]
+    assert "The model stopped unexpectedly." in widget.messages.text()
+    assert widget.messages.isVisible() and not widget.model.isVisible()
+    panel.grab().save(str(artifacts_dir / "assistant-4-fault.png"))
+    ask(qtbot, bridge, "next slice")
+    assert win.view_area.views["axial"].scene.slice_index == 3
+    answered = ask(qtbot, bridge, "any effusion now?")
+    assert "fake-vlm-4b" in panel.turns[answered].model.text()
+    # A command the viewer cannot do is a notice, not a crash.
+    ask(qtbot, bridge, "undo")
+    assert "Undo is not available" in panel.notice.text()
+
+
+def test_push_to_talk_key_records_a_command_and_barges_in_on_speech(
+    qtbot: Any, made: list[MainWindow], artifacts_dir: Path
+) -> None:
+    speaker = FakeSpeaker(hold=True)
+    transcriber = FakeTranscriber(script=["lung window"], text="stop")
+    win, bridge = _make(qtbot, speaker=speaker, transcriber=transcriber, microphone=True)
+    made.append(win)
+    win.activateWindow()
+    qtbot.waitUntil(win.isActiveWindow, timeout=5_000)
+    axial = win.view_area.views["axial"]
+    lung = find_preset(CT_PRESETS, "lung")
+    assert lung is not None
+    done = lambda e: e.kind == "command" and e.turn is not None  # noqa: E731
+    with qtbot.waitSignal(bridge.event_received, timeout=10_000, check_params_cb=done):
+        qtbot.keyPress(win, Qt.Key.Key_F4)
+        assert win.conversation_panel.state_label.text() in ("Idle", "Listening...")
+        qtbot.keyRelease(win, Qt.Key.Key_F4)
+    qtbot.waitUntil(lambda: (axial.scene.center, axial.scene.width) == (lung.center, lung.width))
+    assert bridge.microphone is not None and bridge.microphone.presses == 1  # type: ignore[attr-defined]
+    # The reply is being spoken; pressing the talk key stops it at once (barge-in).
+    speaking = lambda e: e.kind == "state" and e.state == PipelineState.SPEAKING  # noqa: E731
+    with qtbot.waitSignal(bridge.event_received, timeout=10_000, check_params_cb=speaking):
+        bridge.ask("describe")
+    assert speaker.speaking.wait(5)
+    win.conversation_panel.grab().save(str(artifacts_dir / "assistant-5-speaking.png"))
+    qtbot.keyPress(win, Qt.Key.Key_F4)
+    assert speaker.returned.wait(5) and speaker.stopped
+    qtbot.keyRelease(win, Qt.Key.Key_F4)
+
+
+def _widgets(panel: QWidget) -> int:
+    QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    return len(panel.findChildren(QWidget))
+
+
+def test_fifty_quick_cycles_do_not_grow_widgets_or_threads(
+    qtbot: Any, made: list[MainWindow]
+) -> None:
+    win, bridge = _make(qtbot)
+    made.append(win)
+    panel = win.conversation_panel
+    counts: list[tuple[int, int]] = []
+    for n in range(50):
+        ask(qtbot, bridge, f"question {n}?" if n % 2 else "next slice")
+        if n + 1 in (MAX_VISIBLE_TURNS + 5, 50):
+            counts.append((_widgets(panel), threading.active_count()))
+    assert counts[0] == counts[1], counts
+    assert len(panel.turns) == MAX_VISIBLE_TURNS
+    assert "earlier turns" in panel.earlier.text()
