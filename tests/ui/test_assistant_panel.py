@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "assistant"))
 from pipeline_fakes import FakeAnswerer, FakeSpeaker, FakeTranscriber
 
 from render_support import box_volume
+from voxrad.assistant.store import ConversationStore
 from voxrad.assistant.turns import PipelineEvent, PipelineState
 from voxrad.audio.endpointer import Utterance
 from voxrad.core.conversation import Answer, Box, Finding, Question
@@ -81,6 +82,7 @@ def _make(
     speaker: FakeSpeaker | None = None,
     transcriber: FakeTranscriber | None = None,
     microphone: bool = False,
+    store: ConversationStore | None = None,
 ) -> tuple[MainWindow, AssistantBridge]:
     apply_dark_theme(QApplication.instance())  # type: ignore[arg-type]
     win = MainWindow(show_dialogs=False)
@@ -93,6 +95,7 @@ def _make(
         answerer_factory=lambda: answerer,
         speaker_factory=lambda: speaker,
         microphone_factory=FakeMicrophone if microphone else None,
+        store=store,
     )
     win.assistant = bridge
     bridge.start()
@@ -100,6 +103,7 @@ def _make(
     win.show()
     qtbot.waitExposed(win)
     volume = box_volume()
+    win.study_path, win.series_number = "study-a", 0
     win.view_area.set_volume(volume)
     win.volume_loaded.emit(volume)  # what the loader emits once a study is shown
     return win, bridge
@@ -331,3 +335,24 @@ def test_fifty_quick_cycles_do_not_grow_widgets_or_threads(
     assert counts[0] == counts[1], counts
     assert len(panel.turns) == MAX_VISIBLE_TURNS
     assert "earlier turns" in panel.earlier.text()
+
+
+def test_the_conversation_is_saved_with_the_study_reopens_with_it_and_clears(
+    qtbot: Any, made: list[MainWindow], tmp_path: Path
+) -> None:
+    path = tmp_path / "conversations.sqlite3"
+    win, bridge = _make(qtbot, store=ConversationStore(path))
+    asked = ask(qtbot, bridge, "is there a nodule?")
+    win.close()  # the store is closed with the assistant
+    win.deleteLater()
+    win, bridge = _make(qtbot, store=ConversationStore(path))
+    made.append(win)
+    panel = win.conversation_panel
+    widget = panel.turns[asked]
+    assert widget.transcript.text() == "is there a nodule?"
+    assert widget.answer.text() == FakeAnswerer().reply and "fake-vlm-4b" in widget.model.text()
+    later = ask(qtbot, bridge, "anything else?")
+    assert later > asked and set(panel.turns) == {asked, later}
+    qtbot.mouseClick(panel.clear_button, Qt.MouseButton.LeftButton)
+    assert _widgets(panel) and not panel.turns
+    assert bridge.conversation is not None and bridge.conversation.load() == []

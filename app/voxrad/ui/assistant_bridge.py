@@ -33,10 +33,10 @@ from voxrad.core.conversation import Box
 from voxrad.core.errors import VoxRadError
 from voxrad.core.overlay import OverlayBox
 from voxrad.core.region import Region
-from voxrad.core.windowing import CT_PRESETS, find_preset
 from voxrad.ui.conversation_panel import ConversationPanel, finding_overlay_id
 from voxrad.ui.main_window import MainWindow
 from voxrad.ui.slice_view import SliceView
+from voxrad.ui.viewer_commands import apply_viewer_command
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +66,7 @@ class AssistantBridge(QObject):
     event_received = Signal(object)  # PipelineEvent, from pipeline threads
     command_received = Signal(object)  # Command, from the intake thread
     notice_posted = Signal(str)  # from any thread
+    microphone_lost = Signal(str)  # from the capture thread
 
     def __init__(
         self,
@@ -92,6 +93,8 @@ class AssistantBridge(QObject):
         self._boxes: dict[str, OverlayBox] = {}
         self._overlays_visible = True
         self._stale_below = 0
+        #: Answers to turns below this id were asked about another volume: no boxes drawn.
+        self._draw_below = 0
         self._newest_id = 0
         self._talking = False
         self.last_asked = 0
@@ -109,6 +112,7 @@ class AssistantBridge(QObject):
         self.event_received.connect(self._on_event, queued)
         self.command_received.connect(self._on_command, queued)
         self.notice_posted.connect(self.panel.set_notice, queued)
+        self.microphone_lost.connect(self._on_microphone_lost, queued)
         self.pipeline.add_listener(self.event_received.emit)
         panel.ask.connect(self.ask)
         panel.cancel_requested.connect(self.pipeline.cancel)
@@ -132,21 +136,26 @@ class AssistantBridge(QObject):
         """Start the pipeline threads and the microphone (its absence is a notice)."""
         self.pipeline.start(load_models=load_models)
         self.refresh_view()
+        self._start_microphone()
+
+    def _start_microphone(self) -> bool:
+        """Open the microphone; when there is none, say so (typing still works)."""
         if self._microphone_factory is None:
             self.panel.set_notice(NO_MICROPHONE)
-            return
+            return False
         try:
             mic = self._microphone_factory(self._on_utterance, self._on_microphone_error)
             mic.start()
         except VoxRadError as exc:
             logger.warning("microphone unavailable: %s", exc.message)
-            self.panel.set_notice(f"{exc.user_message()} {NO_MICROPHONE}")
-            return
+            self.panel.set_notice(exc.user_message())
+            return False
         except Exception:
             logger.exception("microphone failed to start")
             self.panel.set_notice(NO_MICROPHONE)
-            return
+            return False
         self.microphone = mic
+        return True
 
     def shutdown(self) -> None:
         """Stop the microphone and the pipeline (bounded), and close the store."""
@@ -233,7 +242,7 @@ class AssistantBridge(QObject):
 
     def _draw_findings(self, rec: TurnRecord) -> None:
         answer, question = rec.answer, rec.question
-        if answer is None or self.area.volume is None:
+        if answer is None or self.area.volume is None or rec.turn_id < self._draw_below:
             return
         self._remove_boxes()
         first_k: int | None = None
@@ -298,71 +307,11 @@ class AssistantBridge(QObject):
                 self._set_overlays(True)
             area.focus_overlay(item_id)
             return
-        if a is Action.UNDO:
-            raise VoxRadError("Undo is not available by voice; use the View or Window menu.")
-        if a in (Action.NEXT_SERIES, Action.PREVIOUS_SERIES):
-            self._step_series(1 if a is Action.NEXT_SERIES else -1)
-            return
-        if area.volume is None:
-            raise VoxRadError("Open a study first; then the viewer can do that.")
-        view = area.active_slice_view() or area.views["axial"]
-        count = int(command.arg("count", 1) or 1)
-        if a is Action.NEXT_SLICE:
-            view.step(count)
-        elif a is Action.PREVIOUS_SLICE:
-            view.step(-count)
-        elif a is Action.GO_TO_SLICE:
-            view.go_to(int(command.arg("index", 1) or 1) - 1)  # slices are shown from 1
-        elif a is Action.FIRST_SLICE:
-            view.go_to(0)
-        elif a is Action.LAST_SLICE:
-            view.go_to(view.scene.slice_count - 1)
-        elif a is Action.MIDDLE_SLICE:
-            view.go_to(view.scene.slice_count // 2)
-        elif a is Action.WINDOW:
-            self._window(view, str(command.arg("preset", "default")))
-        elif a is Action.ZOOM_IN:
-            view.zoom(1.25)
-        elif a is Action.ZOOM_OUT:
-            view.zoom(0.8)
-        elif a is Action.RESET_VIEW:
-            widget = area.active_widget()
-            if widget is not None:
-                widget.reset_view()
-        elif a is Action.ORIENTATION:
-            area.show_view(str(command.arg("plane", "axial")))
-        elif a is Action.VIEW_3D:
-            area.show_view("3d")
-        elif a is Action.LAYOUT:
-            cells = int(command.arg("rows", 1) or 1) * int(command.arg("columns", 1) or 1)
-            area.set_layout("1x1" if cells <= 1 else "2x2")
-        elif a is Action.MEASURE:
-            self.window.actions_by_name["tool_distance"].trigger()  # type: ignore[attr-defined]
-        else:
-            raise VoxRadError(f"The viewer cannot {str(a).replace('_', ' ')} yet.")
-
-    def _window(self, view: SliceView, name: str) -> None:
-        volume = view.scene.volume
-        if volume is None:
-            return
-        if name == "default":
-            view.set_window(*volume.default_window())
-            return
-        preset = find_preset(volume.presets(), name) or find_preset(CT_PRESETS, name)
-        if preset is None:
-            raise VoxRadError(f"There is no {name} window for this image.")
-        view.set_window(preset.center, preset.width)
-
-    def _step_series(self, delta: int) -> None:
-        series = self.window.series_list
-        row = series.currentRow() + delta
-        if series.count() < 2 or not 0 <= row < series.count():
-            raise VoxRadError("There is no other series in this direction.")
-        series.setCurrentRow(row)
-        series.itemActivated.emit(series.item(row))
+        apply_viewer_command(self.window, command)
 
     def _on_volume_loaded(self, _volume: object) -> None:
         self._boxes.clear()  # set_volume already cleared the layer
+        self._draw_below = max(self._newest_id, self.last_asked) + 1
         with self._view_lock:
             self._region = None
         self.refresh_view()
@@ -403,11 +352,12 @@ class AssistantBridge(QObject):
             return
         self._talking = True
         self.pipeline.start_listening()
-        if self.microphone is None:
+        # Retried on each press: a microphone plugged in (again) later is picked up.
+        if self.microphone is None and not self._start_microphone():
             self.pipeline.stop_listening()
-            self.panel.set_notice(NO_MICROPHONE)
             return
-        self.microphone.press()
+        self.panel.set_notice("")
+        self.microphone.press()  # type: ignore[union-attr]
 
     def talk_release(self) -> None:
         if not self._talking:
@@ -446,4 +396,10 @@ class AssistantBridge(QObject):
 
     def _on_microphone_error(self, error: VoxRadError) -> None:
         self.pipeline.microphone_failed(error)
-        self.notice_posted.emit(f"{error.user_message()} {NO_MICROPHONE}")
+        self.microphone_lost.emit(error.user_message())
+
+    def _on_microphone_lost(self, message: str) -> None:
+        mic, self.microphone = self.microphone, None
+        if mic is not None:
+            mic.stop()
+        self.panel.set_notice(message)
