@@ -51,6 +51,11 @@ class ImagingSettings(BaseModel):
 class PrivacySettings(BaseModel):
     #: Remote (site server) backends must be switched on explicitly.
     allow_remote_backends: bool = False
+    #: Mask the top and bottom text bands of images flagged as carrying burned-in text.
+    mask_text_bands: bool = True
+    text_band_fraction: float = Field(0.12, ge=0.0, le=0.5)
+    #: Store study/series/SOP UIDs in the audit log as salted hashes.
+    hash_audit_uids: bool = True
 
 
 class AsrSettings(BaseModel):
