@@ -36,6 +36,7 @@ from voxrad.core.region import Region
 from voxrad.ui.conversation_panel import ConversationPanel, finding_overlay_id
 from voxrad.ui.main_window import MainWindow
 from voxrad.ui.slice_view import SliceView
+from voxrad.ui.view_area import VIEW_NAMES
 from voxrad.ui.viewer_commands import apply_viewer_command
 
 logger = logging.getLogger(__name__)
@@ -258,9 +259,16 @@ class AssistantBridge(QObject):
             if self._overlays_visible:
                 self.area.layer.add(item)
             first_k = k if first_k is None else first_k
-        if first_k is not None:
-            self._acquired_view().go_to(first_k)
-        self.area.render_all()
+        # One render per view: go_to() already draws the view it moves.
+        moved = self._acquired_view()
+        if first_k is None or moved.scene.slice_index == first_k:
+            self.area.render_all()
+            return
+        moved.go_to(first_k)
+        for name in VIEW_NAMES:
+            widget = self.area.widget(name)
+            if widget is not None and widget is not moved and widget.isVisible():
+                widget.refresh()
 
     def _remove_boxes(self) -> None:
         for item_id in self._boxes:
