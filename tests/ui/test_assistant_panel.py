@@ -29,7 +29,7 @@ from voxrad.assistant.store import ConversationStore
 from voxrad.assistant.turns import PipelineEvent, PipelineState
 from voxrad.audio.endpointer import Utterance
 from voxrad.core.conversation import Answer, Box, Finding, Question
-from voxrad.core.errors import BackendError
+from voxrad.core.errors import BackendError, MicrophoneError
 from voxrad.core.region import Region
 from voxrad.core.volume import Volume
 from voxrad.core.windowing import CT_PRESETS, find_preset
@@ -60,7 +60,9 @@ class FakeMicrophone:
 
     def __init__(self, on_utterance: Callable[[Any], None], on_error: Any) -> None:
         self.on_utterance = on_utterance
+        self.on_error = on_error
         self.presses = 0
+        self.stopped = 0
 
     def start(self) -> None:
         pass
@@ -73,7 +75,7 @@ class FakeMicrophone:
         self.on_utterance(Utterance(audio, "released", 0.0, 1.0, 1.0))
 
     def stop(self, timeout: float = 2.0) -> None:
-        pass
+        self.stopped += 1
 
 
 def _make(
@@ -261,6 +263,15 @@ def test_cancel_ends_a_running_question_and_the_state_shows_it(
     assert "Cancelled" in widget.messages.text() and not widget.model.isVisible()
     assert not panel.cancel_button.isEnabled()
     panel.grab().save(str(artifacts_dir / "assistant-3-cancelled.png"))
+    qtbot.mouseClick(panel.mute_button, Qt.MouseButton.LeftButton)
+    assert bridge.pipeline.muted and panel.mute_button.text() == "Unmute"
+    # Cleared while a question runs: its late events do not bring it back.
+    with qtbot.waitSignal(bridge.event_received, timeout=10_000, check_params_cb=thinking):
+        running = bridge.ask("and the heart?")
+    finished = _when("finished", [running])
+    with qtbot.waitSignal(bridge.event_received, timeout=10_000, check_params_cb=finished):
+        qtbot.mouseClick(panel.clear_button, Qt.MouseButton.LeftButton)
+    assert not panel.turns
     gate.set()
 
 
@@ -290,7 +301,7 @@ def test_push_to_talk_key_records_a_command_and_barges_in_on_speech(
     qtbot: Any, made: list[MainWindow], artifacts_dir: Path
 ) -> None:
     speaker = FakeSpeaker(hold=True)
-    transcriber = FakeTranscriber(script=["lung window"], text="stop")
+    transcriber = FakeTranscriber(script=["lung window", "stop"], text="next slice")
     win, bridge = _make(qtbot, speaker=speaker, transcriber=transcriber, microphone=True)
     made.append(win)
     win.activateWindow()
@@ -314,6 +325,28 @@ def test_push_to_talk_key_records_a_command_and_barges_in_on_speech(
     qtbot.keyPress(win, Qt.Key.Key_F4)
     assert speaker.returned.wait(5) and speaker.stopped
     qtbot.keyRelease(win, Qt.Key.Key_F4)
+    # The mouse's side button is push-to-talk too ("next slice" is heard).
+    mic = bridge.microphone
+    presses = mic.presses  # type: ignore[attr-defined]
+    before = axial.scene.slice_index
+
+    def next_slice(e: PipelineEvent) -> bool:
+        command = e.turn.command if e.turn is not None else None
+        return e.kind == "finished" and command is not None and command.action == "next_slice"
+
+    with qtbot.waitSignal(bridge.event_received, timeout=10_000, check_params_cb=next_slice):
+        qtbot.mousePress(win.view_area, Qt.MouseButton.BackButton)
+        qtbot.mouseRelease(win.view_area, Qt.MouseButton.BackButton)
+    assert mic.presses == presses + 1  # type: ignore[attr-defined]
+    assert axial.scene.slice_index == before + 1
+    # Unplugged mid-question: a message, the microphone is let go, typing still works.
+    failed = lambda e: e.kind == "finished" and e.turn is not None and e.turn.error  # noqa: E731
+    with qtbot.waitSignal(bridge.event_received, timeout=10_000, check_params_cb=failed):
+        mic.on_error(MicrophoneError("The microphone was unplugged."))  # type: ignore[attr-defined]
+    qtbot.waitUntil(lambda: bridge.microphone is None, timeout=5_000)
+    assert mic.stopped == 1  # type: ignore[attr-defined]
+    assert "unplugged" in win.conversation_panel.notice.text()
+    ask(qtbot, bridge, "next slice")
 
 
 def _widgets(panel: QWidget) -> int:
