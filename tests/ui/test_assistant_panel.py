@@ -179,6 +179,7 @@ def test_typed_question_answers_with_model_and_draws_the_box_on_its_slice(
     turn_id = ask(qtbot, bridge, "is there a nodule?")
     widget = panel.turns[turn_id]
     assert widget.answer.text() == FakeAnswerer().reply
+    assert widget.answer.textFormat() == Qt.TextFormat.PlainText  # model text is not markup
     assert "Model: fake-vlm-4b" in widget.model.text() and widget.model.isVisible()
     assert not widget.reasoning.isVisible() and widget.reasoning_toggle.isVisible()
     widget.reasoning_toggle.click()
@@ -321,10 +322,14 @@ def test_push_to_talk_key_records_a_command_and_barges_in_on_speech(
     with qtbot.waitSignal(bridge.event_received, timeout=10_000, check_params_cb=speaking):
         bridge.ask("describe")
     assert speaker.speaking.wait(5)
+    turn = win.conversation_panel.turns[bridge.last_asked]
+    qtbot.waitUntil(lambda: turn.speaking == "The lungs are clear.", timeout=5_000)
+    assert "<b>The lungs are clear.</b>" in turn.answer.text()
     win.conversation_panel.grab().save(str(artifacts_dir / "assistant-5-speaking.png"))
     qtbot.keyPress(win, Qt.Key.Key_F4)
     assert speaker.returned.wait(5) and speaker.stopped
     qtbot.keyRelease(win, Qt.Key.Key_F4)
+    qtbot.waitUntil(lambda: turn.answer.text() == FakeAnswerer().reply, timeout=5_000)
     # The mouse's side button is push-to-talk too ("next slice" is heard).
     mic = bridge.microphone
     presses = mic.presses  # type: ignore[attr-defined]

@@ -237,7 +237,12 @@ class AssistantBridge(QObject):
         if event.kind == "token":
             self.panel.append_token(rec.turn_id, event.text)
             return
+        if event.kind == "sentence":
+            self.panel.show_speaking(rec.turn_id, event.text)
+            return
         self.panel.show_record(rec)
+        if event.kind == "finished":
+            self.panel.show_speaking(rec.turn_id, "")
         if event.kind == "answer":
             self._draw_findings(rec)
 

@@ -7,6 +7,7 @@ connects it to the pipeline. Nothing here waits on a backend.
 
 from __future__ import annotations
 
+import html
 import logging
 from collections.abc import Sequence
 
@@ -75,6 +76,7 @@ class FindingLabel(QLabel):
     def __init__(self, overlay_id: str, text: str, parent: QWidget | None = None) -> None:
         super().__init__(text, parent)
         self.overlay_id = overlay_id
+        self.setTextFormat(Qt.TextFormat.PlainText)  # model text is never markup
         self.setWordWrap(True)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
 
@@ -136,6 +138,9 @@ class TurnWidget(QFrame):
         for w in (self.reasoning_toggle, self.reasoning, self.findings_box, self.model):
             w.hide()
         self._streamed = ""
+        self._plain_answer = ""
+        #: The sentence being spoken, shown in bold.
+        self.speaking = ""
 
     def _reask(self) -> None:
         text = self.transcript.text().strip()
@@ -151,7 +156,25 @@ class TurnWidget(QFrame):
         """Raw model text as it streams (replaced by the parsed answer when it is ready)."""
         self._streamed += text
         self.answer.setStyleSheet("color: #9aa4b5;")
+        self.answer.setTextFormat(Qt.TextFormat.PlainText)
         self.answer.setText(self._streamed)
+
+    def show_speaking(self, sentence: str) -> None:
+        """Emphasise the sentence being spoken ("" when speech is over)."""
+        self.speaking = sentence
+        text = self.answer.text()
+        if self.answer.textFormat() != Qt.TextFormat.PlainText:
+            text = self._plain_answer  # an earlier sentence is marked
+        at = text.find(sentence) if sentence else -1
+        if at < 0:
+            self.answer.setTextFormat(Qt.TextFormat.PlainText)
+            self.answer.setText(text)
+            return
+        self._plain_answer = text
+        end = at + len(sentence)
+        marked = f"{html.escape(text[:at])}<b>{html.escape(text[at:end])}</b>"
+        self.answer.setTextFormat(Qt.TextFormat.RichText)
+        self.answer.setText(marked + html.escape(text[end:]))
 
     def show_record(self, rec: TurnRecord) -> None:
         if rec.transcript and not self.transcript.hasFocus():
@@ -166,7 +189,10 @@ class TurnWidget(QFrame):
             self.model.setText(f"Model: {name}  \u00b7  {confidence_text(answer.confidence)}")
             self.model.show()
             self.answer.setStyleSheet("")
+            self.answer.setTextFormat(Qt.TextFormat.PlainText)
             self.answer.setText(answer.answer or "(no answer text)")
+            if self.speaking:
+                self.show_speaking(self.speaking)
             self.reasoning.setText(answer.reasoning)
             self.reasoning_toggle.setVisible(bool(answer.reasoning))
             self.reasoning.setVisible(bool(answer.reasoning) and self.reasoning_toggle.isChecked())
@@ -336,6 +362,11 @@ class ConversationPanel(QWidget):
     def append_token(self, turn_id: int, text: str) -> None:
         self.turn_widget(turn_id).append_token(text)
 
+    def show_speaking(self, turn_id: int, sentence: str) -> None:
+        widget = self.turns.get(turn_id)
+        if widget is not None:
+            widget.show_speaking(sentence)
+
     def load(self, records: Sequence[TurnRecord]) -> None:
         """Show a saved conversation (replacing what is shown)."""
         self.clear()
@@ -363,5 +394,6 @@ class ConversationPanel(QWidget):
 def _label(parent: QObject, name: str) -> QLabel:
     label = QLabel("", parent)  # type: ignore[call-overload]
     label.setObjectName(name)
+    label.setTextFormat(Qt.TextFormat.PlainText)  # model and transcript text is never markup
     label.setWordWrap(True)
     return label
