@@ -139,3 +139,61 @@ def test_region_question_sends_context_and_close_up(volume: Volume) -> None:
     answer = ask(model, volume, q, family="qwen2.5-vl")
     assert len(model.requests[0].images) == 2
     assert answer.family == "qwen2.5-vl"
+
+
+def test_every_request_goes_through_the_privacy_gate(volume: Volume) -> None:
+    from voxrad.core.study import PatientIdentity
+
+    identity = PatientIdentity(name="QUOKKA^WILHELMINA", patient_id="MRN-558213")
+    model = FakeVLM([MEDGEMMA_REPLY])
+    question = Question("Wilhelmina Quokka, MRN-558213: where is the lesion?", slice_index=1)
+    answer = ask(model, volume, question, family="medgemma", identity=identity)
+    (request,) = model.requests
+    sent = "\n".join(m.text for m in request.messages)
+    assert "Quokka" not in sent and "Wilhelmina" not in sent and "558213" not in sent
+    assert "where is the lesion?" in sent
+    assert answer.findings  # the answer itself is unaffected
+
+
+def test_remote_engine_refused_unless_allowed(volume: Volume) -> None:
+    from voxrad.assistant.privacy import PrivacyPolicy, RemoteBackendDisabledError
+
+    model = FakeVLM([MEDGEMMA_REPLY])
+    with pytest.raises(RemoteBackendDisabledError):
+        ask(model, volume, Question("Where?", slice_index=0), family="medgemma", remote=True)
+    assert model.requests == []  # nothing left the process
+    answer = ask(
+        model,
+        volume,
+        Question("Where?", slice_index=0),
+        family="medgemma",
+        remote=True,
+        privacy=PrivacyPolicy(allow_remote=True),
+    )
+    assert answer.findings
+
+
+def test_answers_get_the_laterality_check() -> None:
+    """The square lies at +x (patient left): an answer calling it right is flagged."""
+    vox = np.full((2, 100, 200), -1000, np.int16)  # air
+    vox[:, 10:90, 20:180] = 40  # the body, centred on column 100
+    vox[:, 20:60, 120:160] = 1000  # the lesion, left of the midline (columns run along +x)
+    axial = np.array([[0.0, 0.0, 1.0], [0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
+    volume = Volume(
+        vox,
+        spacing=(2.0, 0.5, 0.5),
+        origin=(-50.0, -25.0, 10.0),
+        direction=axial,
+        modality="CT",
+        units="HU",
+    )
+    wrong_side = MEDGEMMA_REPLY.replace("A dense square lesion", "A dense lesion on the right")
+    answer = ask(
+        FakeVLM([wrong_side]), volume, Question("Where?", slice_index=1), family="medgemma"
+    )
+    assert any("left" in w.lower() and "right" in w.lower() for w in answer.warnings), (
+        answer.warnings
+    )
+    same_side = MEDGEMMA_REPLY.replace("A dense square lesion", "A dense lesion on the left")
+    ok = ask(FakeVLM([same_side]), volume, Question("Where?", slice_index=1), family="medgemma")
+    assert not any("right" in w.lower() for w in ok.warnings), ok.warnings

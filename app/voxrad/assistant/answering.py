@@ -20,7 +20,9 @@ from dataclasses import dataclass, replace
 from voxrad.assistant.answers import parse_answer
 from voxrad.assistant.confidence import answer_token_logprobs, assess
 from voxrad.assistant.imageprep import PreparedInput, locate_findings, prepare_question
+from voxrad.assistant.privacy import BurnedInRisk, PrivacyPolicy, outgoing_request
 from voxrad.assistant.prompts import ImagePart, Prompt, build_prompt
+from voxrad.assistant.safety import check_answer, with_safety
 from voxrad.backends.vlm.base import (
     ChatMessage,
     GenerationRequest,
@@ -30,6 +32,7 @@ from voxrad.backends.vlm.base import (
     VisionLanguageModel,
 )
 from voxrad.core.conversation import Answer, Question, Turn
+from voxrad.core.study import PatientIdentity
 from voxrad.core.volume import Volume
 
 logger = logging.getLogger(__name__)
@@ -91,11 +94,23 @@ def ask(
     on_token: TokenCallback | None = None,
     cancel: threading.Event | None = None,
     request_id: int = 0,
+    identity: PatientIdentity | None = None,
+    privacy: PrivacyPolicy | None = None,
+    remote: bool = False,
+    image_risk: BurnedInRisk | None = None,
 ) -> Answer:
     """Ask ``model`` about ``question`` on ``volume`` and return the grounded answer.
 
+    Every request leaves through :func:`~voxrad.assistant.privacy.outgoing_request` (the one
+    place that strips identifiers: ``identity`` names what to look for, ``remote`` says the
+    engine is on another computer), and every answer gets the checks of
+    :func:`~voxrad.assistant.safety.check_answer` (laterality, boxes over air, slices the
+    model did not see, confidence in words).
+
     Raises
     ------
+    PrivacyError
+        The request may not leave (remote engine switched off, unmasked burned-in text).
     ImagePreparationError
         The slice or region is not in the image.
     GenerationCancelledError
@@ -108,7 +123,13 @@ def ask(
     t0 = time.perf_counter()
     prepared = prepare_question(volume, question, family, max_images=options.max_images)
     prompt = build_prompt(question, prepared, family=family, history=history)
-    request = to_request(prompt, prepared, options, request_id=request_id)
+    request, outgoing = outgoing_request(
+        to_request(prompt, prepared, options, request_id=request_id),
+        identity,
+        policy=privacy or PrivacyPolicy(),
+        remote=remote,
+        image_risk=image_risk,
+    )
     timings["prepare"] = time.perf_counter() - t0
 
     result = model.generate(request, on_token=on_token, cancel=cancel)
@@ -140,6 +161,10 @@ def ask(
     if result.token_logprobs:
         token_logprobs = answer_token_logprobs(result.tokens, result.token_logprobs) or None
     answer = assess(answer, token_logprobs=token_logprobs, samples=samples)
+    sent = {image.slice_index for image in prepared.images}
+    answer = with_safety(answer, check_answer(answer, volume, sent))
+    if outgoing.warnings:
+        answer = answer.with_warnings(*outgoing.warnings)
     timings["total"] = time.perf_counter() - t0
     logger.info(
         "answered (%s): %d findings, confidence source %s, %.2f s",

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from voxrad.assistant.answer_stream import AnswerTextFilter
 from voxrad.assistant.answering import AskOptions, ask
+from voxrad.assistant.privacy import PrivacyPolicy
 from voxrad.backends.vlm.base import VisionLanguageModel
 from voxrad.backends.vlm.registry import ModelSpec, create_vlm, resolve_model
 from voxrad.core.conversation import Answer, Question, Turn
@@ -111,6 +112,8 @@ class ModelAnswerer:
             on_token=token,
             cancel=cancel,
             request_id=self._requests,
+            privacy=PrivacyPolicy.from_settings(self.privacy),
+            remote=bool(getattr(self._model, "is_remote", False)),
         )
 
     def close(self) -> None:

@@ -55,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
 
     from voxrad.assistant.answering import AskOptions, ask
     from voxrad.assistant.confidence import describe
+    from voxrad.assistant.privacy import PrivacyPolicy
     from voxrad.backends.vlm.registry import create_vlm, resolve_model
     from voxrad.cli.output import print_json
     from voxrad.core.conversation import Box, Question, QuestionScope
@@ -111,6 +112,9 @@ def run(args: argparse.Namespace) -> int:
             model_name=spec.name,
             options=options,
             on_token=stream,
+            identity=study.identity,
+            privacy=PrivacyPolicy.from_settings(settings.privacy),
+            remote=bool(getattr(model, "is_remote", False)),
         )
     finally:
         model.close()

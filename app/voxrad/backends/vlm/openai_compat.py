@@ -94,6 +94,11 @@ class OpenAICompatVLM:
         self.allow_remote = allow_remote
         self._logprobs_supported = True
 
+    @property
+    def is_remote(self) -> bool:
+        """True when requests leave this workstation (the privacy gate must know)."""
+        return not is_loopback(self.host)
+
     def load(self) -> None:
         if not is_loopback(self.host) and not self.allow_remote:
             raise RemoteBackendRefusedError(
