@@ -266,6 +266,13 @@ def test_cancel_ends_a_running_question_and_the_state_shows_it(
     panel.grab().save(str(artifacts_dir / "assistant-3-cancelled.png"))
     qtbot.mouseClick(panel.mute_button, Qt.MouseButton.LeftButton)
     assert bridge.pipeline.muted and panel.mute_button.text() == "Unmute"
+    assert bridge.menu_actions["mute"].isChecked()
+    bridge.menu_actions["mute"].trigger()  # Ctrl+M
+    assert not bridge.pipeline.muted and not panel.mute_button.isChecked()
+    win.activateWindow()
+    qtbot.waitUntil(win.isActiveWindow, timeout=5_000)
+    bridge.menu_actions["ask"].trigger()  # Ctrl+L
+    qtbot.waitUntil(panel.input.hasFocus, timeout=5_000)
     # Cleared while a question runs: its late events do not bring it back.
     with qtbot.waitSignal(bridge.event_received, timeout=10_000, check_params_cb=thinking):
         running = bridge.ask("and the heart?")

@@ -35,6 +35,7 @@ from voxrad.core.overlay import OverlayBox
 from voxrad.core.region import Region
 from voxrad.ui.conversation_panel import ConversationPanel, finding_overlay_id
 from voxrad.ui.main_window import MainWindow
+from voxrad.ui.menus import build_assistant_menu
 from voxrad.ui.slice_view import SliceView
 from voxrad.ui.view_area import VIEW_NAMES
 from voxrad.ui.viewer_commands import apply_viewer_command
@@ -123,6 +124,7 @@ class AssistantBridge(QObject):
         panel.talk_pressed.connect(self.talk_press)
         panel.talk_released.connect(self.talk_release)
         panel.set_talk_key(self.talk_key.toString())
+        self.menu_actions = build_assistant_menu(window, self)
         window.volume_loaded.connect(self._on_volume_loaded)
         window.region_picked.connect(self._on_region)
         for view in self.area.views.values():

@@ -312,6 +312,10 @@ class ConversationPanel(QWidget):
         self.mute_button.setText("Unmute" if muted else "Mute")
         self.mute_toggled.emit(muted)
 
+    def focus_input(self) -> None:
+        self.input.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.input.selectAll()
+
     def set_talk_key(self, key_text: str) -> None:
         self.talk_button.setToolTip(f"Hold to talk (or hold {key_text} / the mouse's side button)")
 

@@ -17,6 +17,7 @@ from voxrad.ui.slice_view import TOOLS, SliceView
 logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
+    from voxrad.ui.assistant_bridge import AssistantBridge
     from voxrad.ui.main_window import MainWindow
 
 _TOOL_KEYS = {
@@ -128,6 +129,33 @@ def build_menus(win: MainWindow) -> dict[str, object]:
 
     help_menu = bar.addMenu("&Help")
     add(help_menu, "about", "About VoxRad", lambda: _about(win))
+    return actions
+
+
+def build_assistant_menu(win: MainWindow, bridge: AssistantBridge) -> dict[str, QAction]:
+    """The Assistant menu: keyboard ways to ask, cancel, mute and clear (push-to-talk itself
+    is a held key, handled by the bridge)."""
+    panel = bridge.panel
+    menu = win.menuBar().addMenu("&Assistant")
+    actions: dict[str, QAction] = {}
+    for name, text, slot, key in (
+        ("ask", "&Type a question", panel.focus_input, "Ctrl+L"),
+        ("cancel_answer", "&Cancel the answer", bridge.pipeline.cancel, "Ctrl+K"),
+        ("mute", "&Mute speech", panel.mute_button.toggle, "Ctrl+M"),
+        ("clear_conversation", "C&lear the conversation", bridge.clear_conversation, ""),
+    ):
+        action = QAction(text, win)
+        if key:
+            action.setShortcut(QKeySequence(key))
+        action.triggered.connect(lambda _=False, t=text, s=slot: guarded(win, t, s))
+        menu.addAction(action)
+        win.addAction(action)
+        actions[name] = action
+    talk = menu.addAction(f"Hold to talk\t{bridge.talk_key.toString()} / mouse side button")
+    talk.setEnabled(False)  # a reminder: a held key cannot be a menu shortcut
+    mute = actions["mute"]
+    mute.setCheckable(True)
+    panel.mute_button.toggled.connect(mute.setChecked)
     return actions
 
 
