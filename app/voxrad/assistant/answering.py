@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from voxrad.assistant.answers import parse_answer
@@ -98,6 +98,7 @@ def ask(
     privacy: PrivacyPolicy | None = None,
     remote: bool = False,
     image_risk: BurnedInRisk | None = None,
+    on_request_sent: Callable[[GenerationRequest], None] | None = None,
 ) -> Answer:
     """Ask ``model`` about ``question`` on ``volume`` and return the grounded answer.
 
@@ -105,7 +106,8 @@ def ask(
     place that strips identifiers: ``identity`` names what to look for, ``remote`` says the
     engine is on another computer), and every answer gets the checks of
     :func:`~voxrad.assistant.safety.check_answer` (laterality, boxes over air, slices the
-    model did not see, confidence in words).
+    model did not see, confidence in words). ``on_request_sent`` receives the request exactly
+    as it left (for the audit log).
 
     Raises
     ------
@@ -131,6 +133,8 @@ def ask(
         image_risk=image_risk,
     )
     timings["prepare"] = time.perf_counter() - t0
+    if on_request_sent is not None:
+        on_request_sent(request)
 
     result = model.generate(request, on_token=on_token, cancel=cancel)
     timings["generate"] = result.timings.get("generate", 0.0)

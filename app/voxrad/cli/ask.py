@@ -54,13 +54,16 @@ def run(args: argparse.Namespace) -> int:
     import time
 
     from voxrad.assistant.answering import AskOptions, ask
+    from voxrad.assistant.auditing import record_answer
     from voxrad.assistant.confidence import describe
     from voxrad.assistant.privacy import PrivacyPolicy
+    from voxrad.backends.vlm.base import GenerationRequest
     from voxrad.backends.vlm.registry import create_vlm, resolve_model
     from voxrad.cli.output import print_json
     from voxrad.core.conversation import Box, Question, QuestionScope
     from voxrad.core.settings import load_settings
     from voxrad.imaging.registry import open_study
+    from voxrad.records.audit import AuditLog
 
     settings = load_settings()
     vlm = settings.vlm
@@ -74,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
     spec = resolve_model(vlm, settings.models.resolved_directory())
     t0 = time.perf_counter()
     study = open_study(args.path)
-    volume = study.find(args.series).load_volume(regularize=settings.imaging.regularize_geometry)
+    series = study.find(args.series)
+    volume = series.load_volume(regularize=settings.imaging.regularize_geometry)
     load_study_s = time.perf_counter() - t0
     n = volume.shape[0]
     index = n // 2 if args.slice is None else args.slice - 1
@@ -103,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
         samples=vlm.self_consistency_samples if args.samples is None else max(0, args.samples),
         sample_temperature=vlm.sample_temperature,
     )
+    sent: list[GenerationRequest] = []
     try:
         answer = ask(
             model,
@@ -115,9 +120,24 @@ def run(args: argparse.Namespace) -> int:
             identity=study.identity,
             privacy=PrivacyPolicy.from_settings(settings.privacy),
             remote=bool(getattr(model, "is_remote", False)),
+            on_request_sent=sent.append,
         )
     finally:
         model.close()
+    # An answer that cannot be recorded is not shown (AuditError says why).
+    record = record_answer(
+        AuditLog(hash_uids=settings.privacy.hash_audit_uids),
+        answer,
+        question,
+        sent[0],
+        identity=study.identity,
+        backend=vlm.backend,
+        remote=bool(getattr(model, "is_remote", False)),
+        settings=settings,
+        series=series.info,
+        # A weights file is hashed (once, cached); a transformers folder has no single file.
+        model_path=spec.model_path if spec.model_path and spec.model_path.is_file() else None,
+    )
     if stream is not None:
         sys.stderr.write("\n")
     timings = {"load_study": load_study_s, "load_model": load_model_s, **answer.timings}
@@ -127,6 +147,7 @@ def run(args: argparse.Namespace) -> int:
     payload["question_scope"] = question.scope
     payload["notice"] = notice
     payload["disclaimer"] = "Decision support, not a diagnosis."
+    payload["audit_record"] = record.seq
     if args.json:
         print_json(payload)
         return 0
@@ -149,5 +170,6 @@ def run(args: argparse.Namespace) -> int:
     speed = timings.pop("tokens_per_s", None)
     stages = ", ".join(f"{k} {v:.2f} s" for k, v in timings.items())
     print(f"model: {answer.model}  {stages}" + (f", {speed:.1f} tokens/s" if speed else ""))
+    print(f"recorded in the audit log as record {record.seq}")
     print("Decision support, not a diagnosis.")
     return 0

@@ -38,6 +38,15 @@ def test_ask_with_llama_cpp(
     assert {"load_study", "load_model", "prepare", "generate", "parse", "total"} <= set(timings)  # type: ignore[arg-type]
     assert any("cut off" in w for w in out["warnings"])  # type: ignore[union-attr]
     assert out["disclaimer"]
+    # The answer is in the audit log, whose chain verifies.
+    from voxrad.records.audit import AuditLog
+    from voxrad.records.audit_verify import verify_log
+
+    log = AuditLog()
+    records = list(log.records())
+    assert [r.seq for r in records][-1] == out["audit_record"]
+    assert records[-1].body["model"] == "tiny-gemma3-f16"
+    assert verify_log(log.directory).ok
 
 
 @pytest.mark.slow
