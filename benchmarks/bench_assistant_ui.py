@@ -39,7 +39,7 @@ def main() -> int:
         from PySide6.QtWidgets import QApplication
 
         app = QApplication(["bench", "-platform", "xcb"])
-        from test_assistant_panel import _make
+        from assistant_support import make_window as _make
 
         from voxrad.ui import assistant_bridge
 

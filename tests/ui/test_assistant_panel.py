@@ -7,108 +7,40 @@ The backends are the scripted fakes of tests/assistant/pipeline_fakes.py; everyt
 
 from __future__ import annotations
 
-import sys
 import threading
-from collections.abc import Callable, Iterator
-from dataclasses import replace
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from assistant_support import (
+    FINDING_K,
+    FakeAnswerer,
+    FakeBoxAnswerer,
+    FakeSpeaker,
+    FakeTranscriber,
+    ask,
+    edge_cover,
+    make_window,
+    turn_event,
+)
 from PIL import Image
 from PySide6.QtCore import QEvent, Qt
 from PySide6.QtWidgets import QApplication, QWidget
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "assistant"))
-
-from pipeline_fakes import FakeAnswerer, FakeSpeaker, FakeTranscriber
-
-from render_support import box_volume
 from voxrad.assistant.store import ConversationStore
 from voxrad.assistant.turns import PipelineEvent, PipelineState
-from voxrad.audio.endpointer import Utterance
-from voxrad.core.conversation import Answer, Box, Finding, Question
+from voxrad.core.conversation import Box
 from voxrad.core.errors import BackendError, MicrophoneError
 from voxrad.core.region import Region
-from voxrad.core.volume import Volume
 from voxrad.core.windowing import CT_PRESETS, find_preset
 from voxrad.render.capture import capture_rgb
-from voxrad.ui.assistant_bridge import NO_MICROPHONE, AssistantBridge
+from voxrad.ui.assistant_bridge import NO_MICROPHONE
 from voxrad.ui.conversation_panel import DISCLAIMER, MAX_VISIBLE_TURNS, finding_overlay_id
 from voxrad.ui.main_window import MainWindow
-from voxrad.ui.theme import apply_dark_theme
 
 pytestmark = pytest.mark.gl
-
-#: The scripted finding: a box on slice 3 (the view opens on slice 2).
-FINDING_K = 3
-FINDING_BOX = Box(70.0, 50.0, 100.0, 80.0)
-
-
-class FakeBoxAnswerer(FakeAnswerer):
-    """A :class:`FakeAnswerer` whose answers carry one finding with a box (and reasoning)."""
-
-    def answer(self, question: Question, volume: Volume, **kwargs: Any) -> Answer:
-        plain = super().answer(question, volume, **kwargs)
-        finding = Finding("nodule", FINDING_BOX, confidence=0.35, slice_index=FINDING_K)
-        return replace(plain, reasoning="Round opacity.", findings=(finding,), confidence=0.9)
-
-
-class FakeMicrophone:
-    """Push-to-talk microphone: each release delivers one second of silence as an utterance."""
-
-    def __init__(self, on_utterance: Callable[[Any], None], on_error: Any) -> None:
-        self.on_utterance = on_utterance
-        self.on_error = on_error
-        self.presses = 0
-        self.stopped = 0
-
-    def start(self) -> None:
-        pass
-
-    def press(self) -> None:
-        self.presses += 1
-
-    def release(self) -> None:
-        audio = np.zeros(16_000, np.float32)
-        self.on_utterance(Utterance(audio, "released", 0.0, 1.0, 1.0))
-
-    def stop(self, timeout: float = 2.0) -> None:
-        self.stopped += 1
-
-
-def _make(
-    qtbot: Any,
-    answerer: FakeAnswerer | None = None,
-    speaker: FakeSpeaker | None = None,
-    transcriber: FakeTranscriber | None = None,
-    microphone: bool = False,
-    store: ConversationStore | None = None,
-) -> tuple[MainWindow, AssistantBridge]:
-    apply_dark_theme(QApplication.instance())  # type: ignore[arg-type]
-    win = MainWindow(show_dialogs=False)
-    answerer = answerer or FakeBoxAnswerer()
-    speaker = speaker or FakeSpeaker()
-    bridge = AssistantBridge(
-        win,
-        win.conversation_panel,
-        transcriber_factory=lambda: transcriber or FakeTranscriber("lung window"),
-        answerer_factory=lambda: answerer,
-        speaker_factory=lambda: speaker,
-        microphone_factory=FakeMicrophone if microphone else None,
-        store=store,
-    )
-    win.assistant = bridge
-    bridge.start()
-    win.resize(1400, 800)
-    win.show()
-    qtbot.waitExposed(win)
-    volume = box_volume()
-    win.study_path, win.series_number = "study-a", 0
-    win.view_area.set_volume(volume)
-    win.volume_loaded.emit(volume)  # what the loader emits once a study is shown
-    return win, bridge
 
 
 @pytest.fixture
@@ -120,56 +52,10 @@ def made() -> Iterator[list[MainWindow]]:
         win.deleteLater()
 
 
-def _when(kind: str, ids: list[int]) -> Callable[[PipelineEvent], bool]:
-    return lambda e: (
-        e.kind == kind and e.turn is not None and bool(ids) and e.turn.turn_id == ids[0]
-    )
-
-
-def ask(qtbot: Any, bridge: AssistantBridge, text: str, kind: str = "finished") -> int:
-    """Type ``text`` into the panel and wait (on the queued signal) for the turn's ``kind``."""
-    ids: list[int] = []
-    panel = bridge.panel
-    with qtbot.waitSignal(bridge.event_received, timeout=10_000, check_params_cb=_when(kind, ids)):
-        panel.input.setText(text)
-        panel.input.returnPressed.emit()
-        ids.append(bridge.last_asked)
-    assert panel.input.text() == ""
-    return ids[0]
-
-
-def _orange(img: np.ndarray) -> np.ndarray:
-    r, g, b = (img[..., c].astype(int) for c in range(3))
-    return (r > 200) & (g > 140) & (g < 220) & (b < 80)
-
-
-def _edge_cover(win: MainWindow, k: int) -> tuple[float, float, np.ndarray]:
-    """Share of the finding box's left and top edges drawn in the overlay colour on slice k."""
-    view = win.view_area.views["axial"]
-    view.go_to(k)
-    view.refresh()
-    img = capture_rgb(view.GetRenderWindow())
-    h = img.shape[0]
-    b = FINDING_BOX
-    (xa, ya), (xb, yb) = (
-        view.scene.index_to_display((k, b.y0 - 0.5, b.x0 - 0.5)),
-        view.scene.index_to_display((k, b.y1 - 0.5, b.x1 - 0.5)),
-    )
-    left, right = sorted((round(xa), round(xb)))
-    top, bottom = sorted((h - 1 - round(ya), h - 1 - round(yb)))
-    mask = _orange(img)
-    rows = range(top + 3, bottom - 3)
-    cols = range(left + 3, right - 3)
-    left_hit = np.mean([mask[r, left - 2 : left + 3].any() for r in rows])
-    top_hit = np.mean([mask[top - 2 : top + 3, c].any() for c in cols])
-    assert not mask[(top + bottom) // 2, (left + right) // 2]  # an outline, not a fill
-    return float(left_hit), float(top_hit), img
-
-
 def test_typed_question_answers_with_model_and_draws_the_box_on_its_slice(
     qtbot: Any, made: list[MainWindow], artifacts_dir: Path
 ) -> None:
-    win, bridge = _make(qtbot)
+    win, bridge = make_window(qtbot)
     made.append(win)
     panel = win.conversation_panel
     assert DISCLAIMER in panel.disclaimer.text() and panel.disclaimer.isVisible()
@@ -192,11 +78,11 @@ def test_typed_question_answers_with_model_and_draws_the_box_on_its_slice(
     item_id = finding_overlay_id(turn_id, 1)
     assert axial.scene.slice_index == FINDING_K
     assert win.view_area.layer.get(item_id) is not None
-    left, top, img = _edge_cover(win, FINDING_K)
+    left, top, img = edge_cover(win, FINDING_K)
     assert left > 0.9 and top > 0.9, (left, top)
     Image.fromarray(img).save(artifacts_dir / "assistant-1-box-on-slice.png")
     panel.grab().save(str(artifacts_dir / "assistant-1-panel.png"))
-    other_left, other_top, _ = _edge_cover(win, 2)  # not drawn on the other slices
+    other_left, other_top, _ = edge_cover(win, 2)  # not drawn on the other slices
     assert other_left < 0.1 and other_top < 0.1
     # Hovering the finding highlights its box (and brings the view to it).
     QApplication.sendEvent(finding, QEvent(QEvent.Type.Enter))
@@ -214,7 +100,7 @@ def test_typed_command_changes_the_window_and_region_goes_with_the_next_question
     qtbot: Any, made: list[MainWindow], artifacts_dir: Path
 ) -> None:
     answerer = FakeBoxAnswerer()
-    win, bridge = _make(qtbot, answerer=answerer)
+    win, bridge = make_window(qtbot, answerer=answerer)
     made.append(win)
     axial = win.view_area.views["axial"]
     lung = find_preset(CT_PRESETS, "lung")
@@ -246,7 +132,7 @@ def test_cancel_ends_a_running_question_and_the_state_shows_it(
     qtbot: Any, made: list[MainWindow], artifacts_dir: Path
 ) -> None:
     gate = threading.Event()
-    win, bridge = _make(qtbot, answerer=FakeBoxAnswerer(gate=gate))
+    win, bridge = make_window(qtbot, answerer=FakeBoxAnswerer(gate=gate))
     made.append(win)
     panel = win.conversation_panel
     thinking = lambda e: e.kind == "state" and e.state == PipelineState.THINKING  # noqa: E731
@@ -256,7 +142,7 @@ def test_cancel_ends_a_running_question_and_the_state_shows_it(
     panel.grab().save(str(artifacts_dir / "assistant-3-thinking.png"))
     ids = [turn_id]
     with qtbot.waitSignal(
-        bridge.event_received, timeout=10_000, check_params_cb=_when("finished", ids)
+        bridge.event_received, timeout=10_000, check_params_cb=turn_event("finished", ids)
     ):
         qtbot.mouseClick(panel.cancel_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: panel.state_label.text() == "Idle", timeout=5_000)
@@ -276,7 +162,7 @@ def test_cancel_ends_a_running_question_and_the_state_shows_it(
     # Cleared while a question runs: its late events do not bring it back.
     with qtbot.waitSignal(bridge.event_received, timeout=10_000, check_params_cb=thinking):
         running = bridge.ask("and the heart?")
-    finished = _when("finished", [running])
+    finished = turn_event("finished", [running])
     with qtbot.waitSignal(bridge.event_received, timeout=10_000, check_params_cb=finished):
         qtbot.mouseClick(panel.clear_button, Qt.MouseButton.LeftButton)
     assert not panel.turns
@@ -288,7 +174,7 @@ def test_a_model_fault_is_a_message_and_the_window_stays_usable(
 ) -> None:
     faults: list[BaseException] = [BackendError("The model stopped unexpectedly.")]
     answerer = FakeBoxAnswerer(fail=lambda: faults.pop(0) if faults else None)
-    win, bridge = _make(qtbot, answerer=answerer)
+    win, bridge = make_window(qtbot, answerer=answerer)
     made.append(win)
     panel = win.conversation_panel
     failed = ask(qtbot, bridge, "any effusion?")
@@ -310,7 +196,7 @@ def test_push_to_talk_key_records_a_command_and_barges_in_on_speech(
 ) -> None:
     speaker = FakeSpeaker(hold=True)
     transcriber = FakeTranscriber(script=["lung window", "stop"], text="next slice")
-    win, bridge = _make(qtbot, speaker=speaker, transcriber=transcriber, microphone=True)
+    win, bridge = make_window(qtbot, speaker=speaker, transcriber=transcriber, microphone=True)
     made.append(win)
     win.activateWindow()
     qtbot.waitUntil(win.isActiveWindow, timeout=5_000)
@@ -369,7 +255,7 @@ def _widgets(panel: QWidget) -> int:
 def test_fifty_quick_cycles_do_not_grow_widgets_or_threads(
     qtbot: Any, made: list[MainWindow]
 ) -> None:
-    win, bridge = _make(qtbot)
+    win, bridge = make_window(qtbot)
     made.append(win)
     panel = win.conversation_panel
     counts: list[tuple[int, int]] = []
@@ -386,11 +272,11 @@ def test_the_conversation_is_saved_with_the_study_reopens_with_it_and_clears(
     qtbot: Any, made: list[MainWindow], tmp_path: Path
 ) -> None:
     path = tmp_path / "conversations.sqlite3"
-    win, bridge = _make(qtbot, store=ConversationStore(path))
+    win, bridge = make_window(qtbot, store=ConversationStore(path))
     asked = ask(qtbot, bridge, "is there a nodule?")
     win.close()  # the store is closed with the assistant
     win.deleteLater()
-    win, bridge = _make(qtbot, store=ConversationStore(path))
+    win, bridge = make_window(qtbot, store=ConversationStore(path))
     made.append(win)
     panel = win.conversation_panel
     widget = panel.turns[asked]
