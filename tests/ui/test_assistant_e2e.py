@@ -1,0 +1,118 @@
+"""The assistant as a user meets it: a real window (Xvfb), a virtual microphone (PulseAudio),
+espeak-ng speaking into it while push-to-talk (F4) is held, the real microphone capture and
+the real faster-whisper tiny.en. The model is scripted (a fake answerer with one box) so the
+box's pixels can be checked; screenshots of each step go to the artefacts folder.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from assistant_support import FINDING_K, FakeBoxAnswerer, edge_cover, make_window
+from PIL import Image
+from PySide6.QtCore import Qt
+
+from voxrad.assistant.turns import PipelineEvent
+from voxrad.core.errors import VoxRadError
+from voxrad.core.settings import AudioSettings
+from voxrad.core.windowing import CT_PRESETS, find_preset
+from voxrad.ui.main_window import MainWindow
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "audio"))
+
+pytestmark = [pytest.mark.gl, pytest.mark.models]
+
+
+@pytest.fixture(scope="module")
+def pulse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A private PulseAudio server whose default input plays what the test sends it."""
+    from pulse import pulse_server
+
+    with pulse_server(tmp_path_factory.mktemp("pa")) as server:
+        yield server
+
+
+def _speak_while_holding(qtbot: Any, win: MainWindow, pulse: Any, wav: Path) -> None:
+    qtbot.keyPress(win, Qt.Key.Key_F4)
+    player = pulse.play(wav)
+    assert player.wait(15) == 0
+    qtbot.keyRelease(win, Qt.Key.Key_F4)
+
+
+def test_spoken_command_then_question_with_a_box(
+    qtbot: Any, pulse: Any, tmp_path: Path, artifacts_dir: Path
+) -> None:
+    from speech_support import espeak_wav
+    from voxrad.audio.capture import Microphone
+    from voxrad.backends.asr.faster_whisper import FasterWhisperTranscriber, WhisperOptions
+
+    heard = threading.Event()
+
+    def microphone(
+        on_utterance: Callable[[Any], None], on_error: Callable[[VoxRadError], None]
+    ) -> Microphone:
+        return Microphone(
+            AudioSettings(input_device="pulse"),
+            on_utterance=on_utterance,
+            on_error=on_error,
+            on_level=lambda _level: heard.set(),
+        )
+
+    win, bridge = make_window(
+        qtbot,
+        answerer=FakeBoxAnswerer(),
+        microphone=microphone,
+        transcriber_factory=lambda: FasterWhisperTranscriber(WhisperOptions(model="tiny.en")),
+    )
+    try:
+        assert bridge.microphone is not None, win.conversation_panel.notice.text()
+        assert heard.wait(5), "no audio blocks from the virtual microphone"
+        win.activateWindow()
+        qtbot.waitUntil(win.isActiveWindow, timeout=5_000)
+        axial = win.view_area.views["axial"]
+        lung = find_preset(CT_PRESETS, "lung")
+        assert lung is not None
+        Image.fromarray(_capture(win)).save(artifacts_dir / "assistant-e2e-0-start.png")
+
+        def finished(kind: str) -> Callable[[PipelineEvent], bool]:
+            return lambda e: e.kind == "finished" and e.turn is not None and e.turn.kind == kind
+
+        wav = espeak_wav("Lung window.", tmp_path)
+        done = finished("command")
+        with qtbot.waitSignal(bridge.event_received, timeout=90_000, check_params_cb=done) as got:
+            _speak_while_holding(qtbot, win, pulse, wav)
+        command_turn = got.args[0].turn
+        assert "lung" in command_turn.transcript.lower()
+        assert (axial.scene.center, axial.scene.width) == (lung.center, lung.width)
+        Image.fromarray(_capture(win)).save(artifacts_dir / "assistant-e2e-1-lung-window.png")
+
+        wav = espeak_wav("Is there a pleural effusion on the right?", tmp_path)
+        done = finished("question")
+        with qtbot.waitSignal(bridge.event_received, timeout=60_000, check_params_cb=done) as got:
+            _speak_while_holding(qtbot, win, pulse, wav)
+        turn = got.args[0].turn
+        assert "effusion" in turn.transcript.lower(), turn.transcript
+        widget = win.conversation_panel.turns[turn.turn_id]
+        assert "fake-vlm-4b" in widget.model.text()
+        assert axial.scene.slice_index == FINDING_K
+        left, top, img = edge_cover(win, FINDING_K)
+        assert left > 0.9 and top > 0.9, (left, top)
+        Image.fromarray(img).save(artifacts_dir / "assistant-e2e-2-answer-box.png")
+        win.grab().save(str(artifacts_dir / "assistant-e2e-2-window.png"))
+        stages = ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in turn.timings.items())
+        print(f"\nspoken question stages: {stages}")  # the per-stage breakdown, for the report
+        assert turn.timings["transcription"] > 0 and turn.timings["overhead"] < 0.05
+    finally:
+        win.close()
+        win.deleteLater()
+
+
+def _capture(win: MainWindow) -> Any:
+    from voxrad.render.capture import capture_rgb
+
+    return capture_rgb(win.view_area.views["axial"].GetRenderWindow())
