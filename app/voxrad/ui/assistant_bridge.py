@@ -407,7 +407,12 @@ class AssistantBridge(QObject):
 
     # -- microphone (capture thread) -----------------------------------------------------------
     def _on_utterance(self, utterance: Any) -> None:
-        self.pipeline.submit_audio(utterance.audio, sample_rate=utterance.sample_rate)
+        # Anything but a push-to-talk release was endpointed by the VAD (hands-free): the
+        # pipeline then expects the wake phrase.
+        hands_free = utterance.reason != "released"
+        self.pipeline.submit_audio(
+            utterance.audio, sample_rate=utterance.sample_rate, hands_free=hands_free
+        )
 
     def _on_microphone_error(self, error: VoxRadError) -> None:
         self.pipeline.microphone_failed(error)
