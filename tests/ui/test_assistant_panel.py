@@ -7,7 +7,9 @@ The backends are the scripted fakes of tests/assistant/pipeline_fakes.py; everyt
 
 from __future__ import annotations
 
+import gc
 import threading
+import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -259,11 +261,23 @@ def test_fifty_quick_cycles_do_not_grow_widgets_or_threads(
     made.append(win)
     panel = win.conversation_panel
     counts: list[tuple[int, int]] = []
-    for n in range(50):
-        ask(qtbot, bridge, f"question {n}?" if n % 2 else "next slice")
-        if n + 1 in (MAX_VISIBLE_TURNS + 5, 50):
-            counts.append((_widgets(panel), threading.active_count()))
+    memory: list[int] = []
+    tracemalloc.start()
+    try:
+        for n in range(50):
+            ask(qtbot, bridge, f"question {n}?" if n % 2 else "next slice")
+            if n + 1 in (MAX_VISIBLE_TURNS + 5, 50):
+                counts.append((_widgets(panel), threading.active_count()))
+                gc.collect()
+                memory.append(tracemalloc.get_traced_memory()[0])
+    finally:
+        tracemalloc.stop()
     assert counts[0] == counts[1], counts
+    per_turn = (memory[1] - memory[0]) / (50 - MAX_VISIBLE_TURNS - 5)
+    print(f"\nPython heap growth per turn: {per_turn:.0f} B (traced: {memory})")
+    # The pipeline keeps every turn (the conversation, ~1-2 kB each) by design; anything
+    # that kept per-event copies or whole answers per widget would be well above this.
+    assert per_turn < 8_000, memory
     assert len(panel.turns) == MAX_VISIBLE_TURNS
     assert "earlier turns" in panel.earlier.text()
 
