@@ -16,6 +16,7 @@ import pytest
 from assistant_support import FINDING_K, FakeBoxAnswerer, edge_cover, make_window
 from PIL import Image
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
 
 from voxrad.assistant.turns import PipelineEvent
 from voxrad.core.errors import VoxRadError
@@ -103,7 +104,9 @@ def test_spoken_command_then_question_with_a_box(
         left, top, img = edge_cover(win, FINDING_K)
         assert left > 0.9 and top > 0.9, (left, top)
         Image.fromarray(img).save(artifacts_dir / "assistant-e2e-2-answer-box.png")
-        win.grab().save(str(artifacts_dir / "assistant-e2e-2-window.png"))
+        QApplication.processEvents()  # the panel's pending layout pass, then its picture
+        # (Qt's grab() cannot read the VTK views' OpenGL pixels: those are captured above.)
+        win.conversation_panel.grab().save(str(artifacts_dir / "assistant-e2e-2-panel.png"))
         stages = ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in turn.timings.items())
         print(f"\nspoken question stages: {stages}")  # the per-stage breakdown, for the report
         assert turn.timings["transcription"] > 0 and turn.timings["overhead"] < 0.05

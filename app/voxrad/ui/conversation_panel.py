@@ -179,6 +179,7 @@ class TurnWidget(QFrame):
     def show_record(self, rec: TurnRecord) -> None:
         if rec.transcript and not self.transcript.hasFocus():
             self.transcript.setText(rec.transcript)
+            self.transcript.setCursorPosition(0)  # show the start of a long question
         if rec.kind == "command" and rec.command is not None:
             self.answer.setStyleSheet("color: #9aa4b5;")
             self.answer.setText(f"Command: {str(rec.command.action).replace('_', ' ')}")
