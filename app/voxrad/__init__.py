@@ -3,6 +3,6 @@
 Decision support, not a diagnostic device: every answer can be wrong.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = ["__version__"]

@@ -18,6 +18,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
+from voxrad.core import paths
 from voxrad.core.errors import ModelNotInstalledError, VoxRadError
 
 logger = logging.getLogger(__name__)
@@ -108,7 +109,7 @@ def default_catalog_path() -> Path:
     override = os.environ.get(CATALOG_ENV, "").strip()
     if override:
         return Path(override)
-    return Path(__file__).resolve().parents[3] / "models" / "catalog.json"
+    return paths.install_root() / "models" / "catalog.json"
 
 
 def load_catalog(path: Path | None = None) -> Catalog:

@@ -50,3 +50,30 @@ def default_models_dir() -> Path:
 
 def settings_path() -> Path:
     return config_dir() / "settings.json"
+
+
+def install_root() -> Path:
+    """The folder holding ``assets/``, ``models/`` and ``CHANGELOG.md``.
+
+    In a source checkout that is the repository; the packaged builds lay these out the same
+    way relative to the ``voxrad`` package (see installers/pyinstaller/voxrad.spec).
+    """
+    return Path(__file__).resolve().parents[3]
+
+
+def release_notes(max_releases: int = 2) -> str:
+    """The newest ``max_releases`` sections of CHANGELOG.md, or "" when it is not shipped."""
+    try:
+        text = (install_root() / "CHANGELOG.md").read_text(encoding="utf-8")
+    except OSError:
+        return ""
+    lines: list[str] = []
+    seen = 0
+    for line in text.splitlines():
+        if line.startswith("## ["):
+            seen += 1
+            if seen > max_releases:
+                break
+        if seen:
+            lines.append(line)
+    return "\n".join(lines).strip()

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from voxrad import __version__
+from voxrad.core import paths
 from voxrad.core.volume import Volume
 from voxrad.core.windowing import CT_PRESETS
 from voxrad.ui.conversation_panel import ConversationPanel
@@ -33,7 +34,7 @@ from voxrad.ui.workers import LoadThread
 
 logger = logging.getLogger(__name__)
 
-SAMPLE_STUDY = Path(__file__).resolve().parents[3] / "assets" / "sample-ct"
+SAMPLE_STUDY = paths.install_root() / "assets" / "sample-ct"
 
 
 class MainWindow(QMainWindow):

@@ -207,9 +207,14 @@ def _about(win) -> None:  # type: ignore[no-untyped-def]
     from PySide6.QtWidgets import QMessageBox
 
     from voxrad import __version__
+    from voxrad.core.paths import release_notes
 
-    QMessageBox.about(
-        win,
-        "About VoxRad",
-        f"VoxRad {__version__}\n\nDecision support, not a diagnosis. Not a medical device.",
-    )
+    box = QMessageBox(win)
+    box.setWindowTitle("About VoxRad")
+    box.setIcon(QMessageBox.Icon.Information)
+    box.setText(f"VoxRad {__version__}\n\nDecision support, not a diagnosis. Not a medical device.")
+    notes = release_notes()
+    if notes:
+        box.setInformativeText("What changed: see Show Details.")
+        box.setDetailedText(notes)
+    box.exec()
