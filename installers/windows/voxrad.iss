@@ -1,10 +1,10 @@
 ; Inno Setup 6 script: per-machine VoxRad installer for Windows 10/11 x64.
 ;
 ; Built by build.ps1 (which runs PyInstaller first and passes the defines below):
-;   ISCC.exe /DAppVersion=0.1.0 /DSourceDir=..\..\dist\voxrad [/DModelsDir=...] [/DVariant=offline] voxrad.iss
+;   ISCC.exe /DAppVersion=0.2.0 /DSourceDir=..\..\dist\voxrad [/DModelsDir=...] [/DVariant=offline] voxrad.iss
 ;
 ; IT deployment (SCCM, Intune, PDQ, GPO startup script):
-;   VoxRad-0.1.0-win64-setup.exe /VERYSILENT /SUPPRESSMSGBOXES /NORESTART /LOG="C:\Windows\Temp\voxrad-install.log"
+;   VoxRad-0.2.0-win64-setup.exe /VERYSILENT /SUPPRESSMSGBOXES /NORESTART /LOG="C:\Windows\Temp\voxrad-install.log"
 ;   optional: /DIR="D:\Apps\VoxRad" /TASKS="desktopicon"
 ; Silent uninstall:
 ;   "C:\Program Files\VoxRad\unins000.exe" /VERYSILENT /SUPPRESSMSGBOXES /NORESTART
