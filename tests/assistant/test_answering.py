@@ -197,3 +197,30 @@ def test_answers_get_the_laterality_check() -> None:
     same_side = MEDGEMMA_REPLY.replace("A dense square lesion", "A dense lesion on the left")
     ok = ask(FakeVLM([same_side]), volume, Question("Where?", slice_index=1), family="medgemma")
     assert not any("right" in w.lower() for w in ok.warnings), ok.warnings
+
+
+def test_flagged_images_are_masked_before_they_leave() -> None:
+    from voxrad.assistant.privacy import BurnedInRisk, PrivacyPolicy
+
+    # A square textured image: no letterbox bars, so black bands can only be the mask.
+    texture = np.random.default_rng(1).integers(0, 255, size=(1, 100, 100)).astype(np.uint8)
+    bright = Volume(texture, spacing=(1.0, 0.5, 0.5))
+    model = FakeVLM([MEDGEMMA_REPLY, MEDGEMMA_REPLY])
+    question = Question("Where?", slice_index=0)
+    ask(model, bright, question, family="medgemma")
+    unmasked = np.asarray(model.requests[0].images[0].pixels)
+    assert unmasked[:50].max() > 0 and unmasked[-50:].max() > 0
+    answer = ask(
+        model,
+        bright,
+        question,
+        family="medgemma",
+        remote=True,
+        privacy=PrivacyPolicy(allow_remote=True),
+        image_risk=BurnedInRisk(True, ("ultrasound images usually show patient details",)),
+    )
+    pixels = np.asarray(model.requests[1].images[0].pixels)
+    band = int(0.12 * pixels.shape[0])
+    assert pixels[:band].max() == 0 and pixels[-band:].max() == 0
+    assert pixels[pixels.shape[0] // 2].max() > 0
+    assert any("Text bands were masked" in w for w in answer.warnings)

@@ -334,3 +334,17 @@ def test_progress_middle_slice_first_and_cancel(tmp_path: Path) -> None:
         series.load_volume(cancel=cancel)
     with pytest.raises(LoadCancelledError):
         open_study(tmp_path, cancel=cancel)
+
+
+def test_series_info_carries_what_privacy_and_export_need(tmp_path: Path) -> None:
+    paths = write_stack(
+        tmp_path, [(0.0, 0.0, 2.0 * k) for k in range(3)], extra={"BurnedInAnnotation": "YES"}
+    )
+    info = open_study(tmp_path).series[0].info
+    assert info.burned_in_annotation is True
+    assert info.sop_class_uid == "1.2.840.10008.5.1.4.1.1.2"  # CT Image Storage
+    assert info.frame_of_reference_uid
+    from pydicom import dcmread
+
+    by_z = sorted(paths, key=lambda p: float(dcmread(p).ImagePositionPatient[2]))
+    assert info.sop_instance_uids == tuple(str(dcmread(p).SOPInstanceUID) for p in by_z)

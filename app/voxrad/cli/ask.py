@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     from voxrad.assistant.answering import AskOptions, ask
     from voxrad.assistant.auditing import record_answer
     from voxrad.assistant.confidence import describe
-    from voxrad.assistant.privacy import PrivacyPolicy
+    from voxrad.assistant.privacy import PrivacyPolicy, burned_in_risk
     from voxrad.backends.vlm.base import GenerationRequest
     from voxrad.backends.vlm.registry import create_vlm, resolve_model
     from voxrad.cli.output import print_json
@@ -108,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
         sample_temperature=vlm.sample_temperature,
     )
     sent: list[GenerationRequest] = []
+    remote = bool(getattr(model, "is_remote", False))
     try:
         answer = ask(
             model,
@@ -119,7 +120,15 @@ def run(args: argparse.Namespace) -> int:
             on_token=stream,
             identity=study.identity,
             privacy=PrivacyPolicy.from_settings(settings.privacy),
-            remote=bool(getattr(model, "is_remote", False)),
+            remote=remote,
+            # Burned-in text matters only when pixels leave this workstation.
+            image_risk=burned_in_risk(
+                burned_in_annotation=series.info.burned_in_annotation or None,
+                sop_class_uid=series.info.sop_class_uid,
+                modality=series.info.modality,
+            )
+            if remote
+            else None,
             on_request_sent=sent.append,
         )
     finally:
@@ -132,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
         sent[0],
         identity=study.identity,
         backend=vlm.backend,
-        remote=bool(getattr(model, "is_remote", False)),
+        remote=remote,
         settings=settings,
         series=series.info,
         # A weights file is hashed (once, cached); a transformers folder has no single file.

@@ -40,6 +40,13 @@ class SeriesInfo:
     kind: str = "volume"
     file_count: int = 0
     warnings: tuple[str, ...] = ()
+    #: What privacy and export need from the headers (empty when not DICOM).
+    sop_class_uid: str = ""
+    #: True when any image says BurnedInAnnotation = YES.
+    burned_in_annotation: bool = False
+    frame_of_reference_uid: str = ""
+    #: SOP Instance UID of each acquired image, in slice order (frames repeat their file's UID).
+    sop_instance_uids: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:

@@ -162,4 +162,8 @@ def _info(plan: StackPlan) -> SeriesInfo:
         kind=kind,
         file_count=len({f.source.name for f in plan.frames}),
         warnings=tuple(plan.warnings),
+        sop_class_uid=first.sop_class_uid,
+        burned_in_annotation=any(f.burned_in_annotation for f in plan.frames),
+        frame_of_reference_uid=first.frame_of_reference,
+        sop_instance_uids=tuple(f.sop_instance_uid for f in plan.frames),
     )
