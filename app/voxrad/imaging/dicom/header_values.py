@@ -12,6 +12,63 @@ from pydicom.datadict import tag_for_keyword
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 
+#: Every top-level attribute the header scan reads (the fast reader keeps only these).
+HEADER_KEYWORDS = frozenset(
+    {
+        "SpecificCharacterSet",
+        "SOPClassUID",
+        "SOPInstanceUID",
+        "StudyInstanceUID",
+        "SeriesInstanceUID",
+        "SeriesNumber",
+        "SeriesDescription",
+        "Modality",
+        "BodyPartExamined",
+        "ImageType",
+        "InstanceNumber",
+        "Rows",
+        "Columns",
+        "SamplesPerPixel",
+        "PhotometricInterpretation",
+        "BitsAllocated",
+        "BitsStored",
+        "PixelRepresentation",
+        "PlanarConfiguration",
+        "NumberOfFrames",
+        "ImagePositionPatient",
+        "ImageOrientationPatient",
+        "PixelSpacing",
+        "ImagerPixelSpacing",
+        "NominalScannedPixelSpacing",
+        "SliceThickness",
+        "RescaleSlope",
+        "RescaleIntercept",
+        "RescaleType",
+        "WindowCenter",
+        "WindowWidth",
+        "WindowCenterWidthExplanation",
+        "AcquisitionNumber",
+        "EchoNumbers",
+        "TemporalPositionIdentifier",
+        "TriggerTime",
+        "BurnedInAnnotation",
+        "GantryDetectorTilt",
+        "FrameOfReferenceUID",
+        "PatientName",
+        "PatientID",
+        "PatientBirthDate",
+        "AccessionNumber",
+        "InstitutionName",
+    }
+)
+#: Sequences that only pydicom's full parse provides (the fast reader falls back on them).
+FULL_PARSE_KEYWORDS = (
+    "SharedFunctionalGroupsSequence",
+    "PerFrameFunctionalGroupsSequence",
+    "SequenceOfUltrasoundRegions",
+    "DirectoryRecordSequence",
+)
+
 
 class HeaderValues:
     """Converted header values, memoised on their raw bytes.

@@ -19,6 +19,8 @@ from pydicom.uid import UID
 from voxrad.core.study import PatientIdentity
 from voxrad.imaging.dicom.fast_header import parse_header, tags_of
 from voxrad.imaging.dicom.header_values import (
+    FULL_PARSE_KEYWORDS,
+    HEADER_KEYWORDS,
     HeaderValues,
     as_float,
     as_floats,
@@ -171,62 +173,6 @@ def patient_identity(ds: Dataset) -> PatientIdentity:
     )
 
 
-#: Every top-level attribute the header scan reads (the fast reader keeps only these).
-HEADER_KEYWORDS = frozenset(
-    {
-        "SpecificCharacterSet",
-        "SOPClassUID",
-        "SOPInstanceUID",
-        "StudyInstanceUID",
-        "SeriesInstanceUID",
-        "SeriesNumber",
-        "SeriesDescription",
-        "Modality",
-        "BodyPartExamined",
-        "ImageType",
-        "InstanceNumber",
-        "Rows",
-        "Columns",
-        "SamplesPerPixel",
-        "PhotometricInterpretation",
-        "BitsAllocated",
-        "BitsStored",
-        "PixelRepresentation",
-        "PlanarConfiguration",
-        "NumberOfFrames",
-        "ImagePositionPatient",
-        "ImageOrientationPatient",
-        "PixelSpacing",
-        "ImagerPixelSpacing",
-        "NominalScannedPixelSpacing",
-        "SliceThickness",
-        "RescaleSlope",
-        "RescaleIntercept",
-        "RescaleType",
-        "WindowCenter",
-        "WindowWidth",
-        "WindowCenterWidthExplanation",
-        "AcquisitionNumber",
-        "EchoNumbers",
-        "TemporalPositionIdentifier",
-        "TriggerTime",
-        "BurnedInAnnotation",
-        "GantryDetectorTilt",
-        "FrameOfReferenceUID",
-        "PatientName",
-        "PatientID",
-        "PatientBirthDate",
-        "AccessionNumber",
-        "InstitutionName",
-    }
-)
-#: Sequences that only pydicom's full parse provides (the fast reader falls back on them).
-FULL_PARSE_KEYWORDS = (
-    "SharedFunctionalGroupsSequence",
-    "PerFrameFunctionalGroupsSequence",
-    "SequenceOfUltrasoundRegions",
-    "DirectoryRecordSequence",
-)
 _WANTED = tags_of(tuple(HEADER_KEYWORDS))
 _FULL_PARSE = tags_of(FULL_PARSE_KEYWORDS)
 #: Bytes read for the fast path; longer headers (large private blocks) go to pydicom.
