@@ -13,6 +13,7 @@ from pathlib import Path
 from types import TracebackType
 
 from voxrad import __version__
+from voxrad.assistant.privacy import log_redactor
 from voxrad.core import paths
 from voxrad.core.settings import Settings
 
@@ -44,11 +45,16 @@ def configure_logging(settings: Settings, *, debug: bool = False, console: bool 
         encoding="utf-8",
     )
     file_handler.setFormatter(logging.Formatter(_LOG_FORMAT))
+    # Second line of defence behind "no patient data above DEBUG": the open study's own
+    # identifiers are removed from every record that reaches a handler.
+    redactor = log_redactor()
+    file_handler.addFilter(redactor)
     root.addHandler(file_handler)
     if console or debug:
         stream = logging.StreamHandler(sys.stderr)
         stream.setLevel(logging.DEBUG if debug else logging.WARNING)
         stream.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        stream.addFilter(redactor)
         root.addHandler(stream)
     logging.captureWarnings(True)
     return log_file

@@ -128,6 +128,15 @@ class LogRedactor(logging.Filter):
         return True
 
 
+_REDACTOR = LogRedactor()
+
+
+def log_redactor() -> LogRedactor:
+    """The process's one redactor: ``main.configure_logging`` puts it on every handler, and
+    whoever opens a study tells it whose identifiers to remove."""
+    return _REDACTOR
+
+
 # -- burned-in text ------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class BurnedInRisk:
@@ -273,6 +282,7 @@ __all__ = [
     "RemoteBackendDisabledError",
     "Scrubber",
     "burned_in_risk",
+    "log_redactor",
     "mask_text_bands",
     "outgoing_request",
     "remote_notice",

@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     from voxrad.assistant.answering import AskOptions, ask
     from voxrad.assistant.auditing import record_answer
     from voxrad.assistant.confidence import describe
-    from voxrad.assistant.privacy import PrivacyPolicy, burned_in_risk
+    from voxrad.assistant.privacy import PrivacyPolicy, burned_in_risk, log_redactor
     from voxrad.backends.vlm.base import GenerationRequest
     from voxrad.backends.vlm.registry import create_vlm, resolve_model
     from voxrad.cli.output import print_json
@@ -77,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
     spec = resolve_model(vlm, settings.models.resolved_directory())
     t0 = time.perf_counter()
     study = open_study(args.path)
+    log_redactor().set_identity(study.identity)
     series = study.find(args.series)
     volume = series.load_volume(regularize=settings.imaging.regularize_geometry)
     load_study_s = time.perf_counter() - t0

@@ -36,11 +36,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
+    from voxrad.assistant.privacy import log_redactor
     from voxrad.cli.output import print_json, progress_printer
     from voxrad.imaging.registry import open_study
 
     progress = progress_printer(not args.json)
     study = open_study(args.path, progress=progress)
+    log_redactor().set_identity(study.identity)
     rows = []
     for series in study.series:
         row = _describe_info(series.info)
