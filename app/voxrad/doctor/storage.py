@@ -86,8 +86,9 @@ def assess_models(root: Path, found: dict[str, list[dict[str, Any]]]) -> Check:
     """What VoxRad can do with the models found."""
     detail: dict[str, Any] = {"directory": str(root), **found}
     fill_hint = (
-        f"Copy GGUF files and CTranslate2 model folders into {root}, or set "
-        "VOXRAD_MODELS__DIRECTORY to the folder that holds them."
+        "Install one with `voxrad models pull medgemma-1.5-4b-it` (see `voxrad models list`), "
+        "import copied files with `voxrad models import PATH`, or set "
+        f"VOXRAD_MODELS__DIRECTORY to the folder that holds them (now {root})."
     )
     if root.exists() and not root.is_dir():
         return Check(
