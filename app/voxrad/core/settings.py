@@ -139,6 +139,24 @@ class VlmSettings(BaseModel):
     read_timeout_s: float = Field(120.0, gt=0.0, le=3600.0)
 
 
+class AssistantSettings(BaseModel):
+    """How the assistant is driven: push-to-talk, hands-free, busy questions, history."""
+
+    #: Held to talk (a foot pedal can send this key); a Qt key name such as "F4".
+    push_to_talk_key: str = Field("F4", min_length=1)
+    #: The mouse's side (back/forward) buttons also act as push-to-talk.
+    side_button_talk: bool = True
+    #: A question asked while another runs waits ("queue") or replaces it ("cancel").
+    busy_policy: Literal["queue", "cancel"] = "queue"
+    max_queued: int = Field(3, ge=0, le=20)
+    #: Earlier answered turns sent with a question as context.
+    history_turns: int = Field(6, ge=0, le=50)
+    #: Start with spoken replies muted.
+    muted: bool = False
+    #: Listen continuously (voice activity detection, wake phrase) instead of push-to-talk.
+    hands_free: bool = False
+
+
 _file_values: ContextVar[dict[str, Any] | None] = ContextVar("_file_values", default=None)
 
 
@@ -174,6 +192,7 @@ class Settings(BaseSettings):
     tts: TtsSettings = TtsSettings()
     commands: CommandSettings = CommandSettings()
     vlm: VlmSettings = VlmSettings()
+    assistant: AssistantSettings = AssistantSettings()
 
     @classmethod
     def settings_customise_sources(

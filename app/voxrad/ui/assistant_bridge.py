@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, Protocol
 
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
@@ -33,6 +34,8 @@ from voxrad.core.conversation import Box
 from voxrad.core.errors import VoxRadError
 from voxrad.core.overlay import OverlayBox
 from voxrad.core.region import Region
+from voxrad.core.study import PatientIdentity, SeriesInfo
+from voxrad.core.volume import Volume
 from voxrad.ui.conversation_panel import ConversationPanel, finding_overlay_id
 from voxrad.ui.main_window import MainWindow
 from voxrad.ui.menus import build_assistant_menu
@@ -91,6 +94,8 @@ class AssistantBridge(QObject):
         self.conversation: StudyConversation | None = None
         self._view_lock = threading.Lock()
         self._view = ViewContext(None)
+        #: The volume last loaded, with its study's identity and its series (GUI thread).
+        self._shown: tuple[Volume, PatientIdentity | None, SeriesInfo | None] | None = None
         self._region: tuple[int, Box] | None = None
         self._boxes: dict[str, OverlayBox] = {}
         self._overlays_visible = True
@@ -103,6 +108,8 @@ class AssistantBridge(QObject):
         self.microphone: MicrophoneLike | None = None
         self._microphone_factory = microphone_factory
         self.talk_key = QKeySequence(talk_key)
+        #: The mouse's side buttons act as push-to-talk (settings: assistant.side_button_talk).
+        self.side_button_talk = True
         self.pipeline = AssistantPipeline(
             self,
             transcriber_factory=transcriber_factory,
@@ -205,18 +212,31 @@ class AssistantBridge(QObject):
             return view
         self.notice_posted.emit("")
         k, box = region
-        return ViewContext(view.volume, k, box, "region", view.window, view.series_uid)
+        return replace(view, slice_index=k, region=box, scope="region")
 
     def refresh_view(self, *_args: object) -> None:
         """Take a new snapshot of what is on screen (GUI thread)."""
         volume = self.area.volume
         view = self._acquired_view()
-        if volume is None or view.scene.volume is None:
-            snapshot = ViewContext(volume)
+        shown = self._shown
+        if shown is not None and shown[0] is volume:
+            identity, series = shown[1], shown[2]
         else:
+            # A preview while a study loads: its identity is known, its series not yet.
+            identity, series = self.window.shown_series()[0], None
+        slice_index, window = 0, None
+        if volume is not None and view.scene.volume is not None:
             scene = view.scene
-            window = (float(scene.center), float(scene.width))
-            snapshot = ViewContext(volume, int(scene.slice_index), window=window)
+            slice_index, window = int(scene.slice_index), (float(scene.center), float(scene.width))
+        snapshot = ViewContext(
+            volume,
+            slice_index,
+            window=window,
+            # series_uid stays empty: questions are saved with the conversation, which keeps
+            # no UID in clear; the audit log takes the UIDs from ``series`` (hashed).
+            identity=identity,
+            series=series,
+        )
         with self._view_lock:
             self._view = snapshot
 
@@ -324,7 +344,8 @@ class AssistantBridge(QObject):
             return
         apply_viewer_command(self.window, command)
 
-    def _on_volume_loaded(self, _volume: object) -> None:
+    def _on_volume_loaded(self, volume: Volume) -> None:
+        self._shown = (volume, *self.window.shown_series())
         self._boxes.clear()  # set_volume already cleared the layer
         self._draw_below = max(self._newest_id, self.last_asked) + 1
         with self._view_lock:
@@ -393,7 +414,11 @@ class AssistantBridge(QObject):
                 return True
         elif kind in (QEvent.Type.MouseButtonPress, QEvent.Type.MouseButtonRelease):
             mouse: QMouseEvent = event  # type: ignore[assignment]
-            if mouse.button() in _SIDE_BUTTONS and self.window.isActiveWindow():
+            if (
+                self.side_button_talk
+                and mouse.button() in _SIDE_BUTTONS
+                and self.window.isActiveWindow()
+            ):
                 pressed = kind == QEvent.Type.MouseButtonPress
                 self.talk_press() if pressed else self.talk_release()
                 return True

@@ -13,18 +13,22 @@ from typing import Any
 
 from voxrad.assistant.pipeline import PipelineOptions
 from voxrad.assistant.store import ConversationStore
+from voxrad.audio.endpointer import Mode
 from voxrad.core.errors import VoxRadError
 from voxrad.core.settings import Settings
-from voxrad.ui.assistant_bridge import DEFAULT_TALK_KEY, AssistantBridge, MicrophoneLike
+from voxrad.ui.assistant_bridge import AssistantBridge, MicrophoneLike
 from voxrad.ui.main_window import MainWindow
 
 logger = logging.getLogger(__name__)
 
 
 def build_assistant(
-    window: MainWindow, settings: Settings, *, talk_key: str = DEFAULT_TALK_KEY
+    window: MainWindow, settings: Settings, *, talk_key: str | None = None
 ) -> AssistantBridge:
     """An :class:`AssistantBridge` over the ASR, VLM and TTS engines named in ``settings``.
+
+    The ``assistant`` section sets the push-to-talk key (``talk_key`` overrides it), the
+    side buttons, the busy policy, history, muting and hands-free listening.
 
     Call :meth:`AssistantBridge.start` afterwards (models begin loading in the background).
     """
@@ -34,8 +38,12 @@ def build_assistant(
 
     models_dir = settings.models.resolved_directory()
     audio = settings.audio
+    prefs = settings.assistant
     options = PipelineOptions(
-        muted=False,
+        busy_policy=prefs.busy_policy,
+        max_queued=prefs.max_queued,
+        history_turns=prefs.history_turns,
+        muted=prefs.muted,
         wake_phrase=audio.wake_phrase if audio.require_wake_phrase else "",
         synonyms=settings.commands.synonyms,
     )
@@ -51,7 +59,8 @@ def build_assistant(
     ) -> MicrophoneLike:
         from voxrad.audio.capture import Microphone
 
-        return Microphone(audio, on_utterance=on_utterance, on_error=on_error)
+        mode: Mode = "hands_free" if prefs.hands_free else "push_to_talk"
+        return Microphone(audio, on_utterance=on_utterance, on_error=on_error, mode=mode)
 
     bridge = AssistantBridge(
         window,
@@ -62,8 +71,11 @@ def build_assistant(
         options=options,
         store=store,
         microphone_factory=microphone,
-        talk_key=talk_key,
+        talk_key=prefs.push_to_talk_key if talk_key is None else talk_key,
     )
+    bridge.side_button_talk = prefs.side_button_talk
+    # The panel's button drives the pipeline's mute, so both start in step.
+    window.conversation_panel.mute_button.setChecked(prefs.muted)
     if store is None:
         window.conversation_panel.set_notice("Saved conversations could not be opened.")
     window.assistant = bridge
