@@ -47,6 +47,9 @@ def run_app(path: str | None = None, *, demo: bool = False) -> int:
     _start_assistant(window)
     window.show()
     logger.info("window shown in %.2f s", time.perf_counter() - start)
+    from voxrad.ui.first_run import maybe_first_run
+
+    window.first_run = maybe_first_run(window)  # type: ignore[attr-defined]
     if path:
         window.open_path(path)
     elif demo:

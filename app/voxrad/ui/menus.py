@@ -121,6 +121,8 @@ def build_menus(win: MainWindow) -> dict[str, object]:
         group.addAction(action)
     tools_menu.addSeparator()
     add(tools_menu, "clear_measurements", "Clear measurements", area.clear_measurements)
+    tools_menu.addSeparator()
+    add(tools_menu, "settings", "&Settings...", lambda: _settings(win), "Ctrl+,")
 
     render_menu = bar.addMenu("&3D")
     for n, vp in enumerate(VOLUME_PRESETS, start=1):
@@ -201,6 +203,12 @@ def _volume_preset(area, name: str) -> None:  # type: ignore[no-untyped-def]
     widget = area.volume_view
     if widget is not None:
         widget.set_preset(name)
+
+
+def _settings(win) -> None:  # type: ignore[no-untyped-def]
+    from voxrad.ui.settings_dialog import open_settings_dialog
+
+    win.settings_dialog = open_settings_dialog(win)  # kept: a window-modal dialog lives on
 
 
 def _about(win) -> None:  # type: ignore[no-untyped-def]

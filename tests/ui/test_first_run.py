@@ -1,0 +1,137 @@
+"""The first-run set-up in a real window (Xvfb): shown only without a settings file, skippable
+(and then not shown again), the microphone check, the models with their pull commands, a
+failed download reported as a message, and a site server URL checked and saved."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from settings_fakes import FakeCrashingHub, FakeLevelSources, FakeOfflineHub
+
+from voxrad.backends.model_store import Hub
+from voxrad.core.settings import Settings, load_settings
+from voxrad.ui.first_run import FirstRunDialog, maybe_first_run, needs_first_run
+from voxrad.ui.main_window import MainWindow
+
+pytestmark = pytest.mark.gl
+
+
+@pytest.fixture
+def window(qtbot: Any) -> Iterator[MainWindow]:
+    win = MainWindow(show_dialogs=False)
+    qtbot.addWidget(win)
+    win.show()
+    yield win
+    win.close()
+
+
+def make_dialog(
+    qtbot: Any, path: Path, hub: Hub | None = None, sources: FakeLevelSources | None = None
+) -> FirstRunDialog:
+    dialog = FirstRunDialog(
+        Settings(),
+        path=path,
+        hub=hub or FakeOfflineHub(),
+        level_source_factory=sources or FakeLevelSources(),
+    )
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    return dialog
+
+
+def test_shown_only_without_a_settings_file_and_skipping_stops_it_returning(
+    window: MainWindow, qtbot: Any, tmp_path: Path
+) -> None:
+    path = tmp_path / "settings.json"
+    assert needs_first_run(path)
+    dialog = maybe_first_run(window, path)
+    assert dialog is not None
+    qtbot.waitExposed(dialog)
+    assert not dialog.isModal()  # the viewer stays usable beside it
+    assert window.isEnabled()
+    dialog.skip_button.click()
+    assert not dialog.isVisible()
+    assert path.exists()  # the defaults were written
+    assert load_settings(path).vlm.backend == Settings().vlm.backend
+    assert maybe_first_run(window, path) is None
+
+
+def test_not_shown_when_settings_exist(window: MainWindow, tmp_path: Path) -> None:
+    path = tmp_path / "settings.json"
+    path.write_text("{}", encoding="utf-8")
+    assert not needs_first_run(path)
+    assert maybe_first_run(window, path) is None
+
+
+def test_microphone_check_moves_the_meter(qtbot: Any, tmp_path: Path) -> None:
+    sources = FakeLevelSources()
+    dialog = make_dialog(qtbot, tmp_path / "settings.json", sources=sources)
+    tone = (0.5 * np.sin(np.linspace(0, 200, 512))).astype(np.float32)
+    with qtbot.waitSignal(dialog.meter.level_shown, timeout=5000) as shown:
+        sources.made[-1].feed(tone)
+    assert shown.args[0] > -10  # a 0.5 sine is about -9 dBFS
+    dialog.skip()
+    assert sources.made[-1].stopped
+
+
+def test_models_listed_with_status_and_the_exact_pull_command(qtbot: Any, tmp_path: Path) -> None:
+    dialog = make_dialog(qtbot, tmp_path / "settings.json")
+    names = [
+        dialog.model_list.item(i).data(Qt.ItemDataRole.UserRole)
+        for i in range(dialog.model_list.count())
+    ]
+    assert "tiny.en" in names and "medgemma-1.5-4b-it" in names
+    row = names.index("tiny.en")
+    dialog.model_list.setCurrentRow(row)
+    assert dialog.command_label.text() == "voxrad models pull tiny.en"
+    # The test models folder (under the tmp VOXRAD_HOME) is empty.
+    assert "not installed" in dialog.model_list.item(row).text()
+    dialog.skip()
+
+
+@pytest.mark.parametrize(
+    ("hub", "words"),
+    [
+        (FakeOfflineHub(), "The model hub could not be reached"),
+        (FakeCrashingHub(), "failed (TypeError); details are in the log"),
+    ],
+)
+def test_a_failed_download_is_a_message_and_the_dialog_stays_usable(
+    qtbot: Any, tmp_path: Path, hub: FakeOfflineHub, words: str
+) -> None:
+    dialog = make_dialog(qtbot, tmp_path / "settings.json", hub=hub)
+    names = [
+        dialog.model_list.item(i).data(Qt.ItemDataRole.UserRole)
+        for i in range(dialog.model_list.count())
+    ]
+    dialog.model_list.setCurrentRow(names.index("tiny.en"))
+    with qtbot.waitSignal(dialog.download_failed, timeout=10_000):
+        dialog.download_button.click()
+        assert not dialog.download_button.isEnabled()  # one download at a time
+    assert words in dialog.status_label.text()
+    assert hub.asked == ["Systran/faster-whisper-tiny.en"]
+    assert dialog.download_button.isEnabled()
+    assert not dialog.progress.isVisible()
+    dialog.skip()
+
+
+def test_site_server_url_is_checked_then_saved(qtbot: Any, tmp_path: Path) -> None:
+    path = tmp_path / "settings.json"
+    dialog = make_dialog(qtbot, path)
+    dialog.use_server.setChecked(True)
+    dialog.server_url.setText("vlm.hospital.example")
+    assert not dialog.finish()
+    assert "must start with http" in dialog.error_label.text()
+    assert not path.exists()
+    dialog.server_url.setText("https://vlm.hospital.example/v1")
+    assert dialog.finish()
+    saved = load_settings(path)
+    assert saved.vlm.backend == "openai"
+    assert saved.vlm.server_url == "https://vlm.hospital.example/v1"
+    assert saved.privacy.allow_remote_backends
