@@ -71,3 +71,31 @@ class FakeCrashingHub(FakeOfflineHub):
     def list_files(self, repo: str, revision: str, token: str | None) -> list[RemoteFile]:
         self.asked.append(repo)
         raise TypeError("unexpected")
+
+
+class FakeFileHub:
+    """A hub serving one small weights file, with its real sha256 (as the hub's LFS gives)."""
+
+    CONTENT = b"GGUF fake weights for the download test"
+
+    def list_files(self, repo: str, revision: str, token: str | None) -> list[RemoteFile]:
+        import hashlib
+
+        digest = hashlib.sha256(self.CONTENT).hexdigest()
+        return [RemoteFile("model-Q4_K_M.gguf", len(self.CONTENT), digest)]
+
+    def download(
+        self, repo: str, filename: str, revision: str, folder: Path, token: str | None
+    ) -> Path:
+        path = folder / filename
+        path.write_bytes(self.CONTENT)
+        return path
+
+
+class FakeDeadMicrophone(FakeLevelSource):
+    """A level source whose device cannot be opened."""
+
+    def start(self, on_level: Callable[[Level], None]) -> None:
+        from voxrad.core.errors import MicrophoneError
+
+        raise MicrophoneError("No microphone was found on this workstation.")

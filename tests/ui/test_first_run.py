@@ -11,8 +11,15 @@ from typing import Any
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
-from settings_fakes import FakeCrashingHub, FakeLevelSources, FakeOfflineHub
+from settings_fakes import (
+    FakeCrashingHub,
+    FakeDeadMicrophone,
+    FakeFileHub,
+    FakeLevelSources,
+    FakeOfflineHub,
+)
 
+from voxrad.backends.catalog import Catalog, ModelEntry, ModelFile, find_installed
 from voxrad.backends.model_store import Hub
 from voxrad.core.settings import Settings, load_settings
 from voxrad.ui.first_run import FirstRunDialog, maybe_first_run, needs_first_run
@@ -135,3 +142,53 @@ def test_site_server_url_is_checked_then_saved(qtbot: Any, tmp_path: Path) -> No
     assert saved.vlm.backend == "openai"
     assert saved.vlm.server_url == "https://vlm.hospital.example/v1"
     assert saved.privacy.allow_remote_backends
+
+
+def test_a_download_reports_progress_and_marks_the_model_installed(
+    qtbot: Any, tmp_path: Path
+) -> None:
+    entry = ModelEntry(
+        name="fake-vlm",
+        title="A fake model",
+        kind="vlm",
+        family="gemma3",
+        backend="llama-cpp",
+        hf_repo="test/fake-vlm",
+        files=[ModelFile(role="weights", pattern="*.gguf")],
+        ram_gb=0.1,
+        licence="test",
+    )
+    dialog = FirstRunDialog(
+        Settings(),
+        path=tmp_path / "settings.json",
+        catalog=Catalog(models=[entry]),
+        hub=FakeFileHub(),
+        level_source_factory=FakeLevelSources(),
+    )
+    qtbot.addWidget(dialog)
+    assert "not installed" in dialog.model_list.item(0).text()
+    with (
+        qtbot.waitSignal(dialog.download_progress, timeout=10_000) as progress,
+        qtbot.waitSignal(dialog.download_finished, timeout=10_000),
+    ):
+        dialog.download_button.click()
+    assert progress.args[1] == "fake-vlm: model-Q4_K_M.gguf"
+    assert dialog.status_label.text() == "fake-vlm is installed."
+    text = dialog.model_list.item(0).text()
+    assert "installed" in text and "not installed" not in text
+    assert find_installed(entry, dialog.models_dir) is not None
+    dialog.skip()
+
+
+def test_no_microphone_is_a_message_and_set_up_goes_on(qtbot: Any, tmp_path: Path) -> None:
+    dialog = FirstRunDialog(
+        Settings(),
+        path=tmp_path / "settings.json",
+        hub=FakeOfflineHub(),
+        level_source_factory=FakeDeadMicrophone,
+    )
+    qtbot.addWidget(dialog)
+    assert "No microphone was found" in dialog.mic_note.text()
+    assert dialog.meter.format() == "No microphone"
+    assert dialog.finish()
+    assert (tmp_path / "settings.json").exists()

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 from PySide6.QtWidgets import QApplication
-from settings_fakes import FakeLevelSources
+from settings_fakes import FakeDeadMicrophone, FakeLevelSources
 
 from voxrad.core.settings import AssistantSettings, Settings, load_settings
 from voxrad.ui.main_window import MainWindow
@@ -175,3 +175,13 @@ def test_build_assistant_applies_the_assistant_section(qtbot: Any) -> None:
         win.close()
         win.deleteLater()
     QApplication.processEvents()
+
+
+def test_no_microphone_is_a_message_and_saving_still_works(qtbot: Any, tmp_path: Path) -> None:
+    dlg = SettingsDialog(
+        Settings(), path=tmp_path / "settings.json", level_source_factory=FakeDeadMicrophone
+    )
+    qtbot.addWidget(dlg)
+    assert "No microphone was found" in dlg.mic_note.text()
+    assert dlg.save()
+    assert (tmp_path / "settings.json").exists()

@@ -150,17 +150,20 @@ class FirstRunDialog(QDialog):
             return
         wanted = {self.settings.asr.model, self.settings.vlm.model}
         for entry in self.catalog.models:
-            installed = find_installed(entry, self.models_dir) is not None
-            kind = "speech" if entry.kind == "asr" else "images"
-            mark = "installed" if installed else "not installed"
-            star = ", recommended" if entry.recommended else ""
-            item = QListWidgetItem(f"{entry.name}  ({kind}, {mark}, RAM {entry.ram_gb:g} GB{star})")
+            item = QListWidgetItem(self._describe(entry))
             item.setData(Qt.ItemDataRole.UserRole, entry.name)
             self.model_list.addItem(item)
             if entry.name in wanted and self.model_list.currentItem() is None:
                 self.model_list.setCurrentItem(item)
         if self.model_list.currentItem() is None and self.model_list.count():
             self.model_list.setCurrentRow(0)
+
+    def _describe(self, entry: ModelEntry) -> str:
+        installed = find_installed(entry, self.models_dir) is not None
+        kind = "speech" if entry.kind == "asr" else "images"
+        mark = "installed" if installed else "not installed"
+        star = ", recommended" if entry.recommended else ""
+        return f"{entry.name}  ({kind}, {mark}, RAM {entry.ram_gb:g} GB{star})"
 
     def selected_entry(self) -> ModelEntry | None:
         item = self.model_list.currentItem()
@@ -225,9 +228,11 @@ class FirstRunDialog(QDialog):
         if rid != self._request:
             return
         self._download_ended(f"{name} is installed.")
-        item = self.model_list.currentItem()
-        if item is not None:
-            item.setText(item.text().replace("not installed", "installed"))
+        assert self.catalog is not None  # a download needs a catalog entry
+        for row in range(self.model_list.count()):
+            item = self.model_list.item(row)
+            if item.data(Qt.ItemDataRole.UserRole) == name:
+                item.setText(self._describe(self.catalog.get(name)))
 
     def _on_failed(self, rid: int, message: str) -> None:
         if rid == self._request:
