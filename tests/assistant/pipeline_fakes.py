@@ -17,6 +17,7 @@ from voxrad.assistant.turns import PipelineEvent, PipelineState, ViewContext
 from voxrad.backends.asr.base import Transcript
 from voxrad.backends.vlm.base import GenerationCancelledError
 from voxrad.core.conversation import Answer, Question, Turn
+from voxrad.core.study import PatientIdentity, SeriesInfo
 from voxrad.core.volume import Volume
 
 
@@ -90,6 +91,8 @@ class FakeAnswerer:
         self.max_active = 0
         self._count_lock = threading.Lock()
         self.questions: list[Question] = []
+        #: The study context each question came with: (identity, series).
+        self.contexts: list[tuple[PatientIdentity | None, SeriesInfo | None]] = []
         #: The history sent with the last question, and the length of each one sent.
         self.last_history: tuple[Turn, ...] = ()
         self.history_lengths: list[int] = []
@@ -115,9 +118,12 @@ class FakeAnswerer:
         on_token: Callable[[str], None] | None = None,
         on_answer_text: Callable[[str], None] | None = None,
         cancel: threading.Event | None = None,
+        identity: PatientIdentity | None = None,
+        series: SeriesInfo | None = None,
     ) -> Answer:
         self.threads.add(threading.current_thread().name)
         self.questions.append(question)
+        self.contexts.append((identity, series))
         self.last_history = tuple(history)
         self.history_lengths.append(len(history))
         with self._count_lock:
@@ -205,10 +211,19 @@ class FakeSpeaker:
 
 
 class FakeViewer:
-    """Records commands; shows a small CT-like volume on slice 2."""
+    """Records commands; shows a small CT-like volume on slice 2 (of ``identity``'s study,
+    series ``series``, when given)."""
 
-    def __init__(self, volume: Volume | None = None) -> None:
+    def __init__(
+        self,
+        volume: Volume | None = None,
+        *,
+        identity: PatientIdentity | None = None,
+        series: SeriesInfo | None = None,
+    ) -> None:
         self.volume = volume if volume is not None else small_volume()
+        self.identity = identity
+        self.series = series
         self.commands: list[Command] = []
         self.window = "default"
         self.applied = threading.Event()
@@ -220,7 +235,14 @@ class FakeViewer:
         self.applied.set()
 
     def current_view(self) -> ViewContext:
-        return ViewContext(self.volume, slice_index=2, window=(40.0, 400.0), series_uid="1.2.3")
+        return ViewContext(
+            self.volume,
+            slice_index=2,
+            window=(40.0, 400.0),
+            series_uid="1.2.3",
+            identity=self.identity,
+            series=self.series,
+        )
 
 
 def small_volume() -> Volume:

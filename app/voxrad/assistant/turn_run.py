@@ -169,7 +169,7 @@ class QuestionRun:
         if view is None or view.volume is None:
             self._fail(NO_STUDY)
             return
-        volume = view.volume
+        volume, identity, series = view.volume, view.identity, view.series
         question = Question(
             self.text,
             slice_index=view.slice_index,
@@ -193,6 +193,8 @@ class QuestionRun:
                     on_token=self._on_token,
                     on_answer_text=self._on_answer_text,
                     cancel=self.cancelled,
+                    identity=identity,
+                    series=series,
                 ),
                 str(getattr(a, "name", "")),
             ),

@@ -17,6 +17,7 @@ from typing import Literal, Protocol, runtime_checkable
 
 from voxrad.assistant.commands import Command
 from voxrad.core.conversation import Answer, Box, Question, QuestionScope, Turn
+from voxrad.core.study import PatientIdentity, SeriesInfo
 from voxrad.core.volume import Volume
 
 
@@ -61,6 +62,11 @@ class ViewContext:
     ``region`` is a box in pixels of acquired slice ``slice_index`` (click-to-ask); ``scope``
     "volume" asks about the whole series. ``volume`` is None when no study is open: questions
     then get a clear message, commands still reach the viewer (which ignores what it cannot do).
+
+    ``identity`` (the open study's identifying header values) tells the privacy gate what to
+    strip from a question before it leaves; ``series`` (the shown series' header summary)
+    gives the audit log its UIDs and says whether the pixels may carry burned-in text. Both
+    are None when unknown (no study, a preview while loading, a non-DICOM image).
     """
 
     volume: Volume | None
@@ -69,6 +75,8 @@ class ViewContext:
     scope: QuestionScope = "slice"
     window: tuple[float, float] | None = None
     series_uid: str = ""
+    identity: PatientIdentity | None = None
+    series: SeriesInfo | None = None
 
 
 @runtime_checkable
@@ -112,6 +120,8 @@ class Answerer(Protocol):
         on_token: Callable[[str], None] | None = None,
         on_answer_text: Callable[[str], None] | None = None,
         cancel: threading.Event | None = None,
+        identity: PatientIdentity | None = None,
+        series: SeriesInfo | None = None,
     ) -> Answer:
         """Answer ``question`` about ``volume``.
 
@@ -121,6 +131,8 @@ class Answerer(Protocol):
         the stream may skip ``on_answer_text``: the pipeline then speaks ``Answer.answer`` at
         the end. Setting ``cancel`` stops generation (GenerationCancelledError).
         ``Answer.timings["prepare"]`` is reported as the image-preparation stage.
+        ``identity`` and ``series`` come from the :class:`ViewContext` (see there): the
+        answerer must keep identifiers out of what it sends, and may record the answer.
         """
         ...
 

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from voxrad import __version__
 from voxrad.core import paths
+from voxrad.core.study import PatientIdentity, SeriesInfo
 from voxrad.core.volume import Volume
 from voxrad.core.windowing import CT_PRESETS
 from voxrad.ui.conversation_panel import ConversationPanel
@@ -168,6 +169,23 @@ class MainWindow(QMainWindow):
         number = item.data(Qt.ItemDataRole.UserRole)
         if self.study_path and number is not None and number != self.series_number:
             self.open_path(self.study_path, int(number))
+
+    def shown_series(self) -> tuple[PatientIdentity | None, SeriesInfo | None]:
+        """The open study's identity and the chosen series' header summary (None: unknown).
+
+        For the assistant: the privacy gate strips the identity from what leaves, the audit
+        log records the series' UIDs. Never shown or logged here.
+        """
+        study, number = self.study, self.series_number
+        identity = getattr(study, "identity", None)
+        series = getattr(study, "series", None) or []
+        info = None
+        if number is not None and 0 <= number < len(series):
+            info = getattr(series[number], "info", None)
+        return (
+            identity if isinstance(identity, PatientIdentity) else None,
+            info if isinstance(info, SeriesInfo) else None,
+        )
 
     # -- worker results (main thread) ----------------------------------------------------------
     def _on_progress(self, rid: int, done: int, total: int, stage: str) -> None:
