@@ -19,6 +19,7 @@ from voxrad.assistant.turn_run import LOADING, NO_STUDY, OUT_OF_MEMORY
 from voxrad.assistant.turns import STAGES, PipelineState, TurnRecord
 from voxrad.backends.tts.base import Speaker
 from voxrad.core.errors import BackendError, MicrophoneError, ModelNotInstalledError
+from voxrad.core.study import PatientIdentity, SeriesInfo
 
 S = PipelineState
 AUDIO = np.zeros(16_000, dtype=np.float32)
@@ -108,6 +109,17 @@ def test_question_turn_state_sequence_and_answer(make: Make) -> None:
     kinds = log.kinds()
     assert kinds.index("transcript") < kinds.index("token") < kinds.index("answer")
     assert kinds.index("answer") < kinds.index("sentence") < kinds.index("finished")
+
+
+def test_question_goes_to_the_answerer_with_the_study_it_is_about(make: Make) -> None:
+    # The answerer needs the identity to strip it and the series to audit the answer.
+    identity = PatientIdentity("QUOKKA^WILHELMINA", "ZX-99173")
+    series = SeriesInfo("1.2.3", "CT", "chest", (4, 8, 8), study_uid="1.2")
+    answerer = FakeAnswerer(REPLY)
+    viewer = FakeViewer(identity=identity, series=series)
+    pipeline, log = make(answerer=answerer, viewer=viewer)
+    assert log.finished(pipeline.submit_text("Is the heart enlarged?")).ok
+    assert answerer.contexts == [(identity, series)]
 
 
 def test_reply_is_spoken_while_the_answer_is_still_streaming(make: Make) -> None:
