@@ -5,25 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import subprocess
-import sys
 from datetime import date, timedelta
 from pathlib import Path
 
+from cli_support import run_voxrad
 from voxrad.records.audit import AuditEntry, AuditLog, default_dir
-
-
-def run_voxrad(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "VOXRAD_HOME": str(home)}
-    return subprocess.run(
-        [sys.executable, "-m", "voxrad", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
 
 
 def _fill(count: int) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,24 +12,13 @@ import pydicom
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "records"))
 from study_support import CANARIES, write_ct
 
+from cli_support import run_voxrad
 from voxrad.assistant.auditing import record_answer
 from voxrad.backends.vlm.base import ChatMessage, GenerationRequest, ImageInput
 from voxrad.core.conversation import Answer, Box, Finding, Question
 from voxrad.core.settings import Settings
 from voxrad.imaging.registry import open_study
 from voxrad.records.audit import AuditLog
-
-
-def run_voxrad(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "VOXRAD_HOME": str(home)}
-    return subprocess.run(
-        [sys.executable, "-m", "voxrad", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
 
 
 def _audited_answer(study_dir: Path) -> None:

@@ -10,19 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from cli_support import run_voxrad
 from voxrad import __version__
-
-
-def run_voxrad(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "VOXRAD_HOME": str(home)}
-    return subprocess.run(
-        [sys.executable, "-m", "voxrad", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
 
 
 def test_version_matches_changelog(voxrad_home: Path) -> None:
