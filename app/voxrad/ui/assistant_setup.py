@@ -22,6 +22,21 @@ from voxrad.ui.main_window import MainWindow
 logger = logging.getLogger(__name__)
 
 
+def remote_server_host(settings: Settings) -> str | None:
+    """The site server's host when answers come from another computer, else None."""
+    from urllib.parse import urlsplit
+
+    from voxrad.backends.vlm.openai_compat import is_loopback
+
+    if (
+        settings.vlm.backend.lower() not in ("openai", "openai-compat")
+        or not settings.vlm.server_url
+    ):
+        return None
+    host = urlsplit(settings.vlm.server_url).hostname or ""
+    return None if not host or is_loopback(host) else host
+
+
 def build_assistant(
     window: MainWindow, settings: Settings, *, talk_key: str | None = None
 ) -> AssistantBridge:
@@ -74,6 +89,7 @@ def build_assistant(
         talk_key=prefs.push_to_talk_key if talk_key is None else talk_key,
     )
     bridge.side_button_talk = prefs.side_button_talk
+    window.conversation_panel.set_remote_server(remote_server_host(settings))
     # The panel's button drives the pipeline's mute, so both start in step.
     window.conversation_panel.mute_button.setChecked(prefs.muted)
     if store is None:

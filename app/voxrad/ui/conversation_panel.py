@@ -255,6 +255,13 @@ class ConversationPanel(QWidget):
             "background: #3a2f10; color: #ffd98a; padding: 4px; font-weight: bold;"
         )
         col.addWidget(self.disclaimer)
+        # Shown for as long as a site server answers: a clinician must always know.
+        self.remote_banner = QLabel("", self)
+        self.remote_banner.setObjectName("remoteServer")
+        self.remote_banner.setWordWrap(True)
+        self.remote_banner.setStyleSheet("background: #10304a; color: #bfe3ff; padding: 4px;")
+        self.remote_banner.setVisible(False)
+        col.addWidget(self.remote_banner)
         bar = QHBoxLayout()
         self.state_label = QLabel(_STATE_TEXT[PipelineState.IDLE], self)
         self.state_label.setObjectName("assistantState")
@@ -325,6 +332,13 @@ class ConversationPanel(QWidget):
         self.state = state
         self.state_label.setText(_STATE_TEXT[state])
         self.cancel_button.setEnabled(state != PipelineState.IDLE)
+
+    def set_remote_server(self, host: str | None) -> None:
+        """Mark, permanently, that questions and images go to the site server ``host``."""
+        from voxrad.assistant.privacy import remote_notice
+
+        self.remote_banner.setText(remote_notice(host) if host else "")
+        self.remote_banner.setVisible(bool(host))
 
     def set_notice(self, text: str) -> None:
         """A standing note (no microphone, model not installed, region selected ...)."""
