@@ -77,8 +77,10 @@ class FakeAnswerer:
         prepare_s: float = 0.002,
         gate_at: int = 0,
         ignore_cancel: bool = False,
+        confidence: float | None = None,
     ) -> None:
         self.reply = reply
+        self.confidence = confidence
         self.stream_answer_text = stream_answer_text
         self.gate = gate
         self.load_gate = load_gate
@@ -144,7 +146,9 @@ class FakeAnswerer:
                     on_token(piece)
                 if on_answer_text is not None and self.stream_answer_text:
                     on_answer_text(piece)
-            return Answer(self.reply, timings={"prepare": self.prepare_s})
+            return Answer(
+                self.reply, confidence=self.confidence, timings={"prepare": self.prepare_s}
+            )
         finally:
             with self._count_lock:
                 self.active -= 1

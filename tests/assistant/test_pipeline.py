@@ -111,6 +111,21 @@ def test_question_turn_state_sequence_and_answer(make: Make) -> None:
     assert kinds.index("answer") < kinds.index("sentence") < kinds.index("finished")
 
 
+def test_low_confidence_is_spoken_as_such(make: Make) -> None:
+    speaker = FakeSpeaker()
+    low = FakeAnswerer(REPLY, stream_answer_text=False, confidence=0.35)
+    pipeline, log = make(answerer=low, speaker=speaker)
+    assert log.finished(pipeline.submit_text("Is there an effusion?")).ok
+    log.wait_for(lambda e: e.kind == "state" and e.state is S.IDLE)
+    assert speaker.said[-1] == "Low confidence, 35 percent. Treat this answer with caution."
+    high_speaker = FakeSpeaker()
+    high = FakeAnswerer(REPLY, stream_answer_text=False, confidence=0.9)
+    pipeline, log = make(answerer=high, speaker=high_speaker)
+    assert log.finished(pipeline.submit_text("Is there an effusion?")).ok
+    log.wait_for(lambda e: e.kind == "state" and e.state is S.IDLE)
+    assert high_speaker.said == ["The lungs are clear.", "No effusion is seen."]
+
+
 def test_question_goes_to_the_answerer_with_the_study_it_is_about(make: Make) -> None:
     # The answerer needs the identity to strip it and the series to audit the answer.
     identity = PatientIdentity("QUOKKA^WILHELMINA", "ZX-99173")

@@ -14,6 +14,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from voxrad.assistant.safety import confidence_display
 from voxrad.assistant.sentences import SentenceSplitter, split_sentences
 from voxrad.assistant.speech_text import speakable
 from voxrad.assistant.turns import TurnRecord, ViewContext, busy_seconds
@@ -236,6 +237,10 @@ class QuestionRun:
             for sentence in split_sentences(answer.answer):
                 if _plain(sentence) not in said:
                     self._speak(sentence)
+            # A low-confidence answer must never sound like a confident one.
+            shown = confidence_display(answer.confidence)
+            if shown.level == "low":
+                self._speak(shown.spoken)
         finally:
             self._release_hold()
         self.p._update_state()
