@@ -121,7 +121,7 @@ def main() -> int:
         and np.array_equal(middle, ref[ref.shape[0] // 2])
     )
     result = {
-        "series": str(folder),
+        # No path: a folder may be named after the patient (benchmark output holds no PHI).
         "slices": int(ref.shape[0]),
         "repeat": args.repeat,
         "seconds": {

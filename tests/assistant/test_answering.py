@@ -224,3 +224,50 @@ def test_flagged_images_are_masked_before_they_leave() -> None:
     assert pixels[:band].max() == 0 and pixels[-band:].max() == 0
     assert pixels[pixels.shape[0] // 2].max() > 0
     assert any("Text bands were masked" in w for w in answer.warnings)
+
+
+def test_audit_record_names_the_images_the_model_saw(volume: Volume, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from voxrad.assistant.auditing import record_answer
+    from voxrad.core.settings import load_settings
+    from voxrad.core.study import SeriesInfo
+    from voxrad.records.audit import AuditLog
+
+    sent = []
+    answer = ask(
+        FakeVLM([MEDGEMMA_REPLY]),
+        volume,
+        Question("Where?", slice_index=1),
+        family="medgemma",
+        on_request_sent=sent.append,
+    )
+    assert answer.seen_slices == (1,)
+    series = SeriesInfo(
+        "1.2.3", "CT", "chest", volume.shape, sop_instance_uids=("1.2.3.1", "1.2.3.2")
+    )
+    with AuditLog(tmp_path / "audit", hash_uids=False) as log:
+        record = record_answer(
+            log,
+            answer,
+            Question("Where?", slice_index=1),
+            sent[0],
+            identity=None,
+            backend="llama-cpp",
+            remote=False,
+            settings=load_settings(),
+            series=series,
+        )
+    assert record.body["sop_instances"] == ["1.2.3.2"]
+    resampled = SeriesInfo("1.2.3", "CT", "chest", (5, 100, 200), sop_instance_uids=("a", "b"))
+    with AuditLog(tmp_path / "audit2", hash_uids=False) as log:
+        record = record_answer(
+            log,
+            answer,
+            Question("Where?", slice_index=1),
+            sent[0],
+            identity=None,
+            backend="llama-cpp",
+            remote=False,
+            settings=load_settings(),
+            series=resampled,
+        )
+    assert record.body["sop_instances"] == []

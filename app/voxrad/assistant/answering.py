@@ -165,8 +165,9 @@ def ask(
     if result.token_logprobs:
         token_logprobs = answer_token_logprobs(result.tokens, result.token_logprobs) or None
     answer = assess(answer, token_logprobs=token_logprobs, samples=samples)
-    sent = {image.slice_index for image in prepared.images}
+    sent = sorted({image.slice_index for image in prepared.images})
     answer = with_safety(answer, check_answer(answer, volume, sent))
+    answer = replace(answer, seen_slices=tuple(sent))
     if outgoing.warnings:
         answer = answer.with_warnings(*outgoing.warnings)
     timings["total"] = time.perf_counter() - t0

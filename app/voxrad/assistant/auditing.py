@@ -88,6 +88,18 @@ def audit_entry(
     )
 
 
+def seen_sop_instance_uids(answer: Answer, series: SeriesInfo) -> tuple[str, ...]:
+    """SOP Instance UIDs of the images the model saw, when slices map 1:1 to acquired images.
+
+    A resampled volume (tilt, irregular spacing) has interpolated slices that belong to no
+    single image: then nothing is claimed.
+    """
+    uids = series.sop_instance_uids
+    if len(uids) != series.shape[0]:
+        return ()
+    return tuple(uids[k] for k in answer.seen_slices if 0 <= k < len(uids))
+
+
 def record_answer(
     log: AuditLog,
     answer: Answer,
@@ -109,6 +121,8 @@ def record_answer(
     written: the caller must then not present the answer as audited.
     """
     checksum = log.file_checksum(model_path) if model_path is not None else ""
+    if not sop_instance_uids and series is not None:
+        sop_instance_uids = seen_sop_instance_uids(answer, series)
     entry = audit_entry(
         answer,
         question,

@@ -193,6 +193,8 @@ class Answer:
     family: str = ""
     raw_text: str = ""
     timings: dict[str, float] = field(default_factory=dict)
+    #: The acquired slices (indices) whose images the model was shown.
+    seen_slices: tuple[int, ...] = ()
 
     @property
     def boxes(self) -> tuple[Box, ...]:
