@@ -101,7 +101,8 @@ case "$cmd" in
     ;;
   run)
     setup_system
-    setup_python app
+    # The app plus its default model engine (llama.cpp; compiles once, 7-12 min on 2 cores).
+    setup_python "app,llama"
     exec "$VENV/bin/voxrad" "$@"
     ;;
   test)
