@@ -67,7 +67,7 @@ class FakeMicrophone:
 def make_window(
     qtbot: Any,
     answerer: FakeAnswerer | None = None,
-    speaker: FakeSpeaker | None = None,
+    speaker: Any = None,  # a FakeSpeaker, or any Speaker (the real one writing a WAV)
     transcriber: FakeTranscriber | None = None,
     microphone: bool | MicrophoneFactory = False,
     store: ConversationStore | None = None,

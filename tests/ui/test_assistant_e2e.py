@@ -1,7 +1,9 @@
 """The assistant as a user meets it: a real window (Xvfb), a virtual microphone (PulseAudio),
 espeak-ng speaking into it while push-to-talk (F4) is held, the real microphone capture and
 the real faster-whisper tiny.en. The model is scripted (a fake answerer with one box) so the
-box's pixels can be checked; screenshots of each step go to the artefacts folder.
+box's pixels can be checked; the answer is spoken by the real pyttsx3/espeak-ng synthesis into a
+WAV (there is no sound card), which tiny.en must understand. Screenshots of each step and the
+WAV go to the artefacts folder.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from assistant_support import FINDING_K, FakeBoxAnswerer, edge_cover, make_window
 from PIL import Image
@@ -48,11 +51,18 @@ def _speak_while_holding(qtbot: Any, win: MainWindow, pulse: Any, wav: Path) -> 
 def test_spoken_command_then_question_with_a_box(
     qtbot: Any, pulse: Any, tmp_path: Path, artifacts_dir: Path
 ) -> None:
+    from wav_speaker import WavFileSpeaker
+
     from speech_support import espeak_wav
     from voxrad.audio.capture import Microphone
     from voxrad.backends.asr.faster_whisper import FasterWhisperTranscriber, WhisperOptions
 
     heard = threading.Event()
+    asr: list[FasterWhisperTranscriber] = []
+
+    def transcriber() -> FasterWhisperTranscriber:
+        asr.append(FasterWhisperTranscriber(WhisperOptions(model="tiny.en")))
+        return asr[-1]
 
     def microphone(
         on_utterance: Callable[[Any], None], on_error: Callable[[VoxRadError], None]
@@ -64,11 +74,13 @@ def test_spoken_command_then_question_with_a_box(
             on_level=lambda _level: heard.set(),
         )
 
+    speaker = WavFileSpeaker(artifacts_dir / "assistant-e2e-3-answer.wav")
     win, bridge = make_window(
         qtbot,
         answerer=FakeBoxAnswerer(),
+        speaker=speaker,
         microphone=microphone,
-        transcriber_factory=lambda: FasterWhisperTranscriber(WhisperOptions(model="tiny.en")),
+        transcriber_factory=transcriber,
     )
     try:
         assert bridge.microphone is not None, win.conversation_panel.notice.text()
@@ -110,9 +122,35 @@ def test_spoken_command_then_question_with_a_box(
         stages = ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in turn.timings.items())
         print(f"\nspoken question stages: {stages}")  # the per-stage breakdown, for the report
         assert turn.timings["transcription"] > 0 and turn.timings["overhead"] < 0.05
+        _check_spoken_answer(speaker, asr[0], turn.answer.answer)
     finally:
         win.close()
         win.deleteLater()
+
+
+def _check_spoken_answer(speaker: Any, asr: Any, answer: str) -> None:
+    """The WAV the real synthesis wrote holds the answer, audibly and intelligibly."""
+    from scipy.io import wavfile
+
+    from speech_support import word_error_rate
+
+    assert speaker.spoken and speaker.spoken[0] in answer, (speaker.spoken, answer)
+    rate, data = wavfile.read(speaker.path)
+    samples = data.astype(np.float32) / 32768.0
+    seconds = len(samples) / rate
+    words = sum(len(s.split()) for s in speaker.spoken)
+    # espeak-ng at VoxRad's default rate says about 2-3 words a second.
+    assert 0.15 * words < seconds < 1.0 * words + 2, (seconds, words)
+    rms = float(np.sqrt(np.mean(samples**2)))
+    assert 0.01 < rms < 0.7 and float(np.abs(samples).max()) < 1.0, rms
+    # Half a second of silence either side, as a listener's microphone would record it:
+    # tiny.en mishears speech that starts on the very first sample.
+    pad = np.zeros(rate // 2, dtype=np.float32)
+    heard = asr.transcribe(np.concatenate([pad, samples, pad]), sample_rate=rate).text
+    said = " ".join(speaker.spoken)
+    for word in ("lung", "clear", "effusion"):
+        assert word in heard.lower(), (word, heard)
+    assert word_error_rate(said, heard) <= 0.35, (said, heard)
 
 
 def _capture(win: MainWindow) -> Any:
