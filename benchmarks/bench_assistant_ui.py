@@ -2,10 +2,13 @@
 
 Runs typed questions and commands through the real pipeline, bridge and panel (the scripted
 backends of tests/assistant/pipeline_fakes.py, so only VoxRad's own work is timed) under
-Xvfb, and prints, per turn: the longest gap between ticks of a 2 ms GUI timer (a stall), the
-time spent in the bridge's GUI-thread handlers, and the pipeline's own overhead. The baseline,
-measured in the same run, is one bare render of the same view: with software OpenGL it is most
-of every stall, since an answer's boxes or a command must redraw the view once.
+Xvfb, and prints, per turn: the longest gap between ticks of a 2 ms GUI timer (a stall: any
+work on the GUI thread, deferred redraws included), the time spent in the bridge's GUI-thread
+slots, the time spent rendering the views (timed by VTK, wherever the render ran), and the
+pipeline's own overhead. The baseline, measured in the same run, is one bare render of the
+same view: with software OpenGL it is most of every stall, since an answer's boxes or a
+command must redraw the view once; the bridge updates the panel in one event-loop pass and
+redraws in the next, so one stall should hold one render and little else.
 
     .venv/bin/python benchmarks/bench_assistant_ui.py [--turns 40]
 """
@@ -25,6 +28,8 @@ for sub in ("tests", "tests/assistant", "tests/ui"):
 
 from xvfb_support import xvfb_session  # noqa: E402
 
+_KEEP_ALIVE: list[object] = []
+
 
 def _median_max(values: list[float]) -> str:
     return f"median {statistics.median(values):6.1f}  max {max(values):6.1f} ms"
@@ -34,6 +39,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--turns", type=int, default=40)
     args = parser.parse_args()
+    # PySide6 6.12.0 drops a reference to True on each Signal.emit() and one to None on each
+    # call of a void method (processEvents, QTimer.start): a long run frees them and aborts
+    # ("none_dealloc"). Extra references keep this measuring run alive; no timing changes.
+    _KEEP_ALIVE.extend([True, None] * 5_000_000)
     with xvfb_session():
         from PySide6.QtCore import QEventLoop, QTimer
         from PySide6.QtWidgets import QApplication
@@ -44,15 +53,22 @@ def main() -> int:
         from voxrad.ui import assistant_bridge
 
         handler_ms: list[float] = []
-        for name in ("_on_event", "_on_command"):
-            original = getattr(assistant_bridge.AssistantBridge, name)
+        deferred = [0]
 
-            def timed(self: Any, arg: Any, _orig: Any = original) -> None:
+        def timing(original: Any) -> Any:
+            def timed(self: Any, arg: Any) -> None:
                 t0 = time.perf_counter()
-                _orig(self, arg)
+                original(self, arg)
                 handler_ms.append((time.perf_counter() - t0) * 1000)
 
-            setattr(assistant_bridge.AssistantBridge, name, timed)
+            return timed
+
+        for name in ("_on_event", "_on_command"):
+            setattr(
+                assistant_bridge.AssistantBridge,
+                name,
+                timing(getattr(assistant_bridge.AssistantBridge, name)),
+            )
 
         def spin(ms: int = 20) -> None:
             app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, ms)
@@ -64,6 +80,21 @@ def main() -> int:
 
         win, bridge = _make(Bot())
         view = win.view_area.views["axial"]
+        # Every render of a view, timed by VTK itself (the bridge now defers its redraws to a
+        # zero-timer slot; wrapping that slot in Python crashes PySide6 6.12 at random).
+        render_ms: list[float] = []
+        started = [0.0]
+
+        def render_start(*_a: Any) -> None:
+            started[0] = time.perf_counter()
+
+        def render_end(*_a: Any) -> None:
+            render_ms.append((time.perf_counter() - started[0]) * 1000)
+
+        for each in win.view_area.views.values():
+            each.GetRenderWindow().AddObserver("StartEvent", render_start)
+            each.GetRenderWindow().AddObserver("EndEvent", render_end)
+        win.view_area.rendered.connect(lambda: deferred.__setitem__(0, deferred[0] + 1))
         renders = []
         for _ in range(10):
             t0 = time.perf_counter()
@@ -83,26 +114,45 @@ def main() -> int:
         timer.start()
         stalls: list[float] = []
         own: list[float] = []
+        slowest: list[float] = []
+        drawn: list[float] = []
+        renders_per_answer: list[int] = []
+        redraws: list[int] = []
         panel = win.conversation_panel
         for n in range(args.turns):
             gaps.clear()
             handler_ms.clear()
+            render_ms.clear()
+            deferred[0] = 0
             last[0] = time.perf_counter()
             turn_id = bridge.ask(f"question {n}?" if n % 2 else "next slice")
             while turn_id not in panel.turns or not panel.turns[turn_id].timings.text():
+                spin(5)
+            while win.view_area.render_pending:  # the answer's redraw is part of the turn
                 spin(5)
             for _ in range(3):
                 spin(5)
             if n >= 4:  # warm-up turns (first layouts, thread start) excluded
                 stalls.append(max(gaps))
                 own.append(sum(handler_ms))
+                slowest.append(max(handler_ms))
+                drawn.append(sum(render_ms))
+                if n % 2:
+                    renders_per_answer.append(len(render_ms))
+                if n % 2:
+                    redraws.append(deferred[0])
         records = [r for r in bridge.pipeline.turns()[4:]]
         overhead = [r.timings["overhead"] * 1000 for r in records if "overhead" in r.timings]
         base = statistics.median(renders)
         print(f"view {view.width()}x{view.height()}, {len(stalls)} turns")
         print(f"baseline: one render of the view      {_median_max(renders)}")
         print(f"longest GUI stall per turn            {_median_max(stalls)}")
-        print(f"bridge GUI-thread handlers per turn   {_median_max(own)}")
+        print(f"bridge slots per turn (sum)           {_median_max(own)}")
+        print(f"slowest bridge slot per turn          {_median_max(slowest)}")
+        print(f"view renders per turn (sum)           {_median_max(drawn)}")
+        print(f"deferred redraws per answer           min {min(redraws)}  max {max(redraws)}")
+        n_min, n_max = min(renders_per_answer), max(renders_per_answer)
+        print(f"view renders per answer               min {n_min}  max {n_max}")
         print(f"pipeline overhead per turn            {_median_max(overhead)}")
         print(f"stall / render ratio (median)         {statistics.median(stalls) / base:.2f}")
         win.close()

@@ -40,7 +40,6 @@ from voxrad.ui.conversation_panel import ConversationPanel, finding_overlay_id
 from voxrad.ui.main_window import MainWindow
 from voxrad.ui.menus import build_assistant_menu
 from voxrad.ui.slice_view import SliceView
-from voxrad.ui.view_area import VIEW_NAMES
 from voxrad.ui.viewer_commands import apply_viewer_command
 
 logger = logging.getLogger(__name__)
@@ -286,16 +285,11 @@ class AssistantBridge(QObject):
             if self._overlays_visible:
                 self.area.layer.add(item)
             first_k = k if first_k is None else first_k
-        # One render per view: go_to() already draws the view it moves.
-        moved = self._acquired_view()
-        if first_k is None or moved.scene.slice_index == first_k:
-            self.area.render_all()
-            return
-        moved.go_to(first_k)
-        for name in VIEW_NAMES:
-            widget = self.area.widget(name)
-            if widget is not None and widget is not moved and widget.isVisible():
-                widget.refresh()
+        # This slot has filled the panel already: the views (the boxes' slice included) are
+        # redrawn once on the next event-loop pass, so input is handled between the two.
+        if first_k is not None:
+            self._acquired_view().go_to(first_k, render=False)
+        self.area.render_later()
 
     def _remove_boxes(self) -> None:
         for item_id in self._boxes:
@@ -320,7 +314,9 @@ class AssistantBridge(QObject):
 
     def _on_command(self, command: Command) -> None:
         try:
-            self._run_command(command)
+            # The turn's events fill the panel in the same pass: the views redraw in the next.
+            with self.area.renders_deferred():
+                self._run_command(command)
         except VoxRadError as exc:
             self.panel.set_notice(exc.user_message())
         except Exception:

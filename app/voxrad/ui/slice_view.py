@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
@@ -70,6 +71,8 @@ class SliceView(QVTKRenderWindowInteractor):
         self._rubber: Shape | None = None
         #: True once the user zoomed or panned: a resize then keeps their framing.
         self.user_framed = False
+        #: While set, :meth:`refresh` asks this for a later render instead of rendering now.
+        self.defer_render: Callable[[SliceView], None] | None = None
         self.Initialize()
 
     # -- content -------------------------------------------------------------------------------
@@ -94,8 +97,11 @@ class SliceView(QVTKRenderWindowInteractor):
         self.scene.set_shapes(self._measure_shapes + extra)
 
     def refresh(self) -> None:
-        """Render now (synchronously: scrolling must show every slice it passes)."""
-        if self.isVisible() and self.scene.volume is not None:
+        """Render now (synchronously: scrolling must show every slice it passes), or hand the
+        render to :attr:`defer_render` when a caller has asked for that."""
+        if self.defer_render is not None:
+            self.defer_render(self)
+        elif self.isVisible() and self.scene.volume is not None:
             self.GetRenderWindow().Render()
 
     # -- coordinates ---------------------------------------------------------------------------
@@ -193,12 +199,14 @@ class SliceView(QVTKRenderWindowInteractor):
     def step(self, delta: int) -> None:
         self.go_to(self.scene.slice_index + delta)
 
-    def go_to(self, index: int) -> None:
+    def go_to(self, index: int, *, render: bool = True) -> None:
+        """Show slice ``index``; ``render=False`` leaves the redraw to the caller."""
         before = self.scene.slice_index
         shown = self.scene.set_slice(index)
         if shown != before:
             self.slice_changed.emit(shown)
-            self.refresh()
+            if render:
+                self.refresh()
 
     def set_window(self, center: float, width: float) -> None:
         self.scene.set_window(center, width)

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import itertools
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QGridLayout, QWidget
 
 from voxrad.core.overlay import OverlayBox, OverlayLayer, OverlayMask
@@ -46,6 +48,8 @@ class ViewArea(QWidget):
     measurements_changed = Signal()
     hovered = Signal(str)
     active_changed = Signal(str)
+    #: The views were redrawn by a :meth:`render_later` request (or a render that covered it).
+    rendered = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -70,6 +74,13 @@ class ViewArea(QWidget):
         self.active = "axial"
         self.measurements: list[Measurement] = []
         self._ids = itertools.count(1)
+        # A zero-timer: its redraw runs on the next event-loop pass, after the input waiting.
+        self._render_timer = QTimer(self)
+        self._render_timer.setSingleShot(True)
+        self._render_timer.setInterval(0)
+        self._render_timer.timeout.connect(self._render_deferred)
+        self._dirty: set[SliceView | VolumeView] = set()
+        self._deferring = False
         self._arrange()
 
     # -- volume --------------------------------------------------------------------------------
@@ -166,13 +177,61 @@ class ViewArea(QWidget):
         """The active 2-D view (the axial one while the 3-D view is active)."""
         return self.views.get(self.active) or self.views["axial"]
 
+    def _shown_widgets(self) -> list[SliceView | VolumeView]:
+        widgets = (self.widget(name) for name in VIEW_NAMES)
+        return [w for w in widgets if w is not None and w.isVisible()]
+
     def render_all(self) -> None:
-        if self.volume is None:
+        """Redraw every shown view now (this also does a pending :meth:`render_later`)."""
+        if self._deferring:
+            self.render_later()
             return
-        for name in VIEW_NAMES:
-            widget = self.widget(name)
-            if widget is not None and widget.isVisible():
+        pending = self._render_timer.isActive()
+        self._render_timer.stop()
+        self._dirty.clear()
+        if self.volume is not None:
+            for widget in self._shown_widgets():
                 widget.refresh()
+        if pending:
+            self.rendered.emit()
+
+    def render_later(self, widget: SliceView | VolumeView | None = None) -> None:
+        """Redraw ``widget`` (default: every shown view) once, on the next event-loop pass.
+
+        With software OpenGL one redraw costs about as much as the GUI may stall (40 ms), so
+        a slot that has other work to do (an answer filling the panel) asks for the redraw
+        here instead of doing both at once; requests before the redraw make one per view.
+        """
+        self._dirty.update([widget] if widget is not None else self._shown_widgets())
+        if not self._render_timer.isActive():
+            self._render_timer.start()
+
+    @property
+    def render_pending(self) -> bool:
+        """Whether a :meth:`render_later` redraw has not happened yet."""
+        return self._render_timer.isActive()
+
+    @contextmanager
+    def renders_deferred(self) -> Iterator[None]:
+        """Inside, the slice views' renders (and :meth:`render_all`) become one
+        :meth:`render_later` per view: for work done in a slot that also updates other widgets."""
+        self._deferring = True
+        for view in self.views.values():
+            view.defer_render = self.render_later
+        try:
+            yield
+        finally:
+            self._deferring = False
+            for view in self.views.values():
+                view.defer_render = None
+
+    def _render_deferred(self) -> None:
+        dirty, self._dirty = self._dirty, set()
+        if self.volume is not None:
+            for widget in dirty:
+                if widget.isVisible():
+                    widget.refresh()
+        self.rendered.emit()
 
     # -- shared state --------------------------------------------------------------------------
     def _set_active(self, name: str) -> None:
