@@ -16,6 +16,7 @@ redraws in the next, so one stall should hold one render and little else.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -160,4 +161,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    code = main()
+    sys.stdout.flush()
+    # Skip interpreter teardown: with PySide6 6.12.0's lost references (above) it aborts.
+    os._exit(code)
