@@ -39,8 +39,8 @@ from voxrad.core.region import Region
 from voxrad.core.windowing import CT_PRESETS, find_preset
 from voxrad.render.capture import capture_rgb
 from voxrad.ui.assistant_bridge import NO_MICROPHONE
-from voxrad.ui.conversation_panel import DISCLAIMER, MAX_VISIBLE_TURNS, finding_overlay_id
 from voxrad.ui.main_window import MainWindow
+from voxrad.ui.turn_widget import DISCLAIMER, MAX_VISIBLE_TURNS, finding_overlay_id
 
 pytestmark = pytest.mark.gl
 

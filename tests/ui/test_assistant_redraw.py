@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from assistant_support import FINDING_K, FakeBoxAnswerer, ask, make_window
 
-from voxrad.ui.conversation_panel import finding_overlay_id
+from voxrad.ui.turn_widget import finding_overlay_id
 
 pytestmark = pytest.mark.gl
 

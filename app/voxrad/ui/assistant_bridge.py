@@ -36,10 +36,11 @@ from voxrad.core.overlay import OverlayBox
 from voxrad.core.region import Region
 from voxrad.core.study import PatientIdentity, SeriesInfo
 from voxrad.core.volume import Volume
-from voxrad.ui.conversation_panel import ConversationPanel, finding_overlay_id
+from voxrad.ui.conversation_panel import ConversationPanel
 from voxrad.ui.main_window import MainWindow
 from voxrad.ui.menus import build_assistant_menu
 from voxrad.ui.slice_view import SliceView
+from voxrad.ui.turn_widget import finding_overlay_id
 from voxrad.ui.viewer_commands import apply_viewer_command
 
 logger = logging.getLogger(__name__)
