@@ -241,33 +241,20 @@ def test_audit_record_names_the_images_the_model_saw(volume: Volume, tmp_path) -
         on_request_sent=sent.append,
     )
     assert answer.seen_slices == (1,)
-    series = SeriesInfo(
-        "1.2.3", "CT", "chest", volume.shape, sop_instance_uids=("1.2.3.1", "1.2.3.2")
-    )
-    with AuditLog(tmp_path / "audit", hash_uids=False) as log:
-        record = record_answer(
-            log,
-            answer,
-            Question("Where?", slice_index=1),
-            sent[0],
-            identity=None,
-            backend="llama-cpp",
-            remote=False,
-            settings=load_settings(),
-            series=series,
-        )
-    assert record.body["sop_instances"] == ["1.2.3.2"]
+    one_to_one = SeriesInfo("1.2.3", "CT", "chest", volume.shape, sop_instance_uids=("u1", "u2"))
+    # A resampled series has more slices than images: no slice can claim an image.
     resampled = SeriesInfo("1.2.3", "CT", "chest", (5, 100, 200), sop_instance_uids=("a", "b"))
-    with AuditLog(tmp_path / "audit2", hash_uids=False) as log:
-        record = record_answer(
-            log,
-            answer,
-            Question("Where?", slice_index=1),
-            sent[0],
-            identity=None,
-            backend="llama-cpp",
-            remote=False,
-            settings=load_settings(),
-            series=resampled,
-        )
-    assert record.body["sop_instances"] == []
+    for n, (series, expected) in enumerate(((one_to_one, ["u2"]), (resampled, []))):
+        with AuditLog(tmp_path / f"audit{n}", hash_uids=False) as log:
+            record = record_answer(
+                log,
+                answer,
+                Question("Where?", slice_index=1),
+                sent[0],
+                identity=None,
+                backend="llama-cpp",
+                remote=False,
+                settings=load_settings(),
+                series=series,
+            )
+        assert record.body["sop_instances"] == expected
