@@ -34,3 +34,23 @@ def artifacts_dir() -> Path:
     path = Path(os.environ.get("VOXRAD_TEST_ARTIFACTS", REPO / "test-artifacts"))
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_hf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random-weight Gemma 3 vision-language model (transformers layout), built once
+    per session for every test folder that needs it."""
+    from vlm_support import build_tiny_gemma3
+
+    return build_tiny_gemma3(tmp_path_factory.mktemp("tiny-gemma3") / "hf")
+
+
+@pytest.fixture(scope="session")
+def tiny_gguf(tiny_hf: Path) -> tuple[Path, Path]:
+    """The tiny model converted to GGUF + mmproj by llama.cpp's own converter (once)."""
+    from vlm_support import convert_to_gguf, fetch_llama_sdist
+
+    source = fetch_llama_sdist()
+    if source is None:
+        pytest.fail("llama-cpp-python's sdist (for convert_hf_to_gguf.py) could not be fetched")
+    return convert_to_gguf(tiny_hf, tiny_hf.parent / "gguf", source)

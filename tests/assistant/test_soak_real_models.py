@@ -43,7 +43,6 @@ from voxrad.core.settings import VlmSettings
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from speech_support import espeak_wav, read_wav, require_tools
-from vlm_support import build_tiny_gemma3, convert_to_gguf, fetch_llama_sdist
 
 pytestmark = [pytest.mark.models, pytest.mark.slow]
 
@@ -55,14 +54,9 @@ QUESTION = "Is there a pleural effusion?"
 
 
 @pytest.fixture(scope="module")
-def tiny_vlm(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The tiny Gemma 3 as GGUF with its mmproj beside it (found by the model registry)."""
-    folder = tmp_path_factory.mktemp("tiny-soak")
-    source = fetch_llama_sdist()
-    if source is None:
-        pytest.fail("llama-cpp-python's sdist (for convert_hf_to_gguf.py) could not be fetched")
-    model, _mmproj = convert_to_gguf(build_tiny_gemma3(folder / "hf"), folder / "gguf", source)
-    return model
+def tiny_vlm(tiny_gguf: tuple[Path, Path]) -> Path:
+    """The session's tiny Gemma 3 as GGUF with its mmproj beside it (found by the registry)."""
+    return tiny_gguf[0]
 
 
 @pytest.fixture(scope="module")

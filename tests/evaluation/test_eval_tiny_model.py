@@ -17,7 +17,6 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from vlm_support import build_tiny_gemma3, convert_to_gguf, fetch_llama_sdist
 from voxrad.cli import main
 from voxrad.evaluation import metrics
 
@@ -25,14 +24,9 @@ pytestmark = [pytest.mark.models, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def tiny_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("tiny-eval")
-    hf = build_tiny_gemma3(folder / "hf")
-    source = fetch_llama_sdist()
-    if source is None:
-        pytest.fail("llama-cpp-python's sdist (for convert_hf_to_gguf.py) could not be fetched")
-    model, _mmproj = convert_to_gguf(hf, folder / "gguf", source)
-    return model
+def tiny_model(tiny_gguf: tuple[Path, Path]) -> Path:
+    """The session's tiny Gemma 3 GGUF (its mmproj lies beside it)."""
+    return tiny_gguf[0]
 
 
 @pytest.fixture(autouse=True)
@@ -52,11 +46,11 @@ def _records(out: Path) -> list[dict]:  # type: ignore[type-arg]
 
 
 def test_vqa_mechanics_through_the_real_engine(
-    tiny_gguf: Path, shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tiny_model: Path, shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     sample = shared_data / "vqa-rad-sample"
     out = tmp_path / "run"
-    assert _eval("vqa", sample, tiny_gguf, out, "--limit", "3") == 0
+    assert _eval("vqa", sample, tiny_model, out, "--limit", "3") == 0
     summary = json.loads(capsys.readouterr().out)["summary"]
     records = _records(out)
     assert len(records) == 6
@@ -68,7 +62,7 @@ def test_vqa_mechanics_through_the_real_engine(
         assert r["error"] is None and r["latency_s"] > 0
         assert isinstance(r["prediction"], str)
         assert r["confidence_source"] == "logprobs" and 0.0 < r["confidence"] <= 1.0
-    assert json.loads((out / "run.json").read_text())["model"] == tiny_gguf.stem
+    assert json.loads((out / "run.json").read_text())["model"] == tiny_model.stem
     # The summary is exactly the metrics of the recorded answers.
     image = [r for r in records if r["condition"] == "image"]
     closed = [
@@ -87,22 +81,22 @@ def test_vqa_mechanics_through_the_real_engine(
     assert (out / "report.md").is_file() and (out / "reliability.png").is_file()
 
     # A rerun finds every item done and asks nothing.
-    assert _eval("vqa", sample, tiny_gguf, out, "--limit", "3") == 0
+    assert _eval("vqa", sample, tiny_model, out, "--limit", "3") == 0
     assert json.loads(capsys.readouterr().out)["summary"] == summary
     assert len(_records(out)) == 6
     # The same seed gives the same answers in a fresh folder.
     again = tmp_path / "again"
-    assert _eval("vqa", sample, tiny_gguf, again, "--limit", "3") == 0
+    assert _eval("vqa", sample, tiny_model, again, "--limit", "3") == 0
     capsys.readouterr()
     first = {r["id"]: r["prediction"] for r in records}
     assert {r["id"]: r["prediction"] for r in _records(again)} == first
 
 
 def test_grounding_mechanics_through_the_real_engine(
-    tiny_gguf: Path, shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tiny_model: Path, shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "grounding"
-    assert _eval("grounding", shared_data / "cxr" / "boxes.json", tiny_gguf, out) == 0
+    assert _eval("grounding", shared_data / "cxr" / "boxes.json", tiny_model, out) == 0
     summary = json.loads(capsys.readouterr().out)["summary"]
     records = _records(out)
     assert [r["image"] for r in records] == ["tbx11k-tb0005.png", "tbx11k-h0001.png"]

@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from vlm_support import build_tiny_gemma3, build_tiny_llava, convert_to_gguf, fetch_llama_sdist
+from vlm_support import build_tiny_llava
 
 
 @pytest.fixture(scope="session")
@@ -23,24 +23,9 @@ def gemma270m() -> Path:
 
 
 @pytest.fixture(scope="session")
-def tiny_hf(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny random-weight Gemma 3 vision-language model (transformers layout)."""
-    return build_tiny_gemma3(tmp_path_factory.mktemp("tiny-gemma3") / "hf")
-
-
-@pytest.fixture(scope="session")
 def tiny_llava(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny random-weight LLaVA 1.5 model (CLIP vision + Llama text, LLaVA-Med's layout)."""
     return build_tiny_llava(tmp_path_factory.mktemp("tiny-llava") / "hf")
-
-
-@pytest.fixture(scope="session")
-def tiny_gguf(tiny_hf: Path) -> tuple[Path, Path]:
-    """The tiny model converted to GGUF + mmproj by llama.cpp's own converter."""
-    source = fetch_llama_sdist()
-    if source is None:
-        pytest.fail("llama-cpp-python's sdist (for convert_hf_to_gguf.py) could not be fetched")
-    return convert_to_gguf(tiny_hf, tiny_hf.parent / "gguf", source)
 
 
 @pytest.fixture(scope="module")
