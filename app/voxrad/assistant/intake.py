@@ -108,9 +108,7 @@ class Intake:
         except Exception:
             logger.exception("the viewer could not say what is on screen")
             view = None
-        self.p._enqueue_question(
-            QuestionRun(self.p, record, parsed.text, t_submit, intervals, view)
-        )
+        self.p.questions.put(QuestionRun(self.p, record, parsed.text, t_submit, intervals, view))
 
     def _transcribe(
         self,
@@ -169,7 +167,7 @@ class Intake:
         if answered:
             run = QuestionRun(self.p, answered[-1].snapshot(), "", time.perf_counter(), [])
             with self.p._lock:
-                self.p._last_spoken = run
+                self.p.questions.last_spoken = run
             run.speak_text(answered[-1].answer.answer)  # type: ignore[union-attr]
 
     def _close_intake(

@@ -20,7 +20,6 @@ import bisect
 import logging
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,7 +28,7 @@ import numpy as np
 
 from voxrad.assistant.commands import CommandGrammar
 from voxrad.assistant.intake import NOTHING_HEARD, STOP, Intake
-from voxrad.assistant.turn_run import QuestionRun
+from voxrad.assistant.question_queue import QuestionQueue
 from voxrad.assistant.turns import (
     Answerer,
     BusyPolicy,
@@ -116,18 +115,14 @@ class AssistantPipeline:
         self._turns: list[TurnRecord] = []
         self._study_words: tuple[str, ...] = ()
         self._intake = Intake(self)
-        self._pending: deque[QuestionRun] = deque()
-        self._current: QuestionRun | None = None
-        #: When the previous question finished: a queued question's wait for it is not
-        #: counted in its own time.
-        self._last_question_end = 0.0
-        self._last_spoken: QuestionRun | None = None
-        self._cond = threading.Condition(self._lock)
-        self._stopping = False
-        self._threads = [
-            self._intake.thread,
-            threading.Thread(target=self._question_loop, name="voxrad-questions", daemon=True),
-        ]
+        self.questions = QuestionQueue(
+            self._lock,
+            busy_policy=self.options.busy_policy,
+            max_queued=self.options.max_queued,
+            finish=self._finish,
+            update_state=self._update_state,
+        )
+        self._threads = [self._intake.thread, self.questions.thread]
         self._started = False
 
     # --- public API (any thread) -------------------------------------------------------------
@@ -275,21 +270,13 @@ class AssistantPipeline:
         any speech."""
         with self._lock:
             self._cancel_epoch += 1
-            dropped = list(self._pending)
-            self._pending.clear()
-            current = self._current
-        for run in dropped:
-            self._drop(run, "Cancelled.")
-        if current is not None:
-            current.cancel()
+        self.questions.cancel_all()
         self.stop_speaking()
         self._update_state()
 
     def stop_speaking(self) -> None:
         """Barge-in / "stop talking": the reply stops within the speech engine's cancel bound."""
-        with self._lock:
-            runs = [r for r in (self._current, self._last_spoken) if r is not None]
-        for run in runs:
+        for run in self.questions.speaking_runs():
             run.stop_speech()
         self._update_state()
 
@@ -298,9 +285,7 @@ class AssistantPipeline:
         did not end in time (logged); the app can still exit (daemon threads)."""
         limit = self.options.shutdown_timeout_s if timeout is None else timeout
         self.cancel()
-        with self._cond:
-            self._stopping = True
-            self._cond.notify_all()
+        self.questions.stop()
         self._intake.put(STOP)
         ok = True
         for thread in self._threads:
@@ -321,56 +306,6 @@ class AssistantPipeline:
             record = TurnRecord(self._next_id, source, created=time.time())  # type: ignore[arg-type]
             self._next_id += 1
         return record
-
-    def _enqueue_question(self, run: QuestionRun) -> None:
-        dropped: list[QuestionRun] = []
-        rejected = False
-        with self._cond:
-            busy = self._current is not None or bool(self._pending)
-            run.queued_behind = busy
-            if busy and self.options.busy_policy == "cancel":
-                dropped = list(self._pending)
-                self._pending.clear()
-                if self._current is not None:
-                    self._current.cancel("Replaced by a newer question.")
-            elif busy and len(self._pending) >= self.options.max_queued:
-                rejected = True
-            if not rejected:
-                self._pending.append(run)
-                self._cond.notify_all()
-        for old in dropped:
-            self._drop(old, "Replaced by a newer question.")
-        if rejected:
-            self._drop(run, "Too many questions are waiting; ask again when an answer is done.")
-        elif busy and self.options.busy_policy == "queue":
-            run.note("Waiting for the answer before this one.")
-
-    def _drop(self, run: QuestionRun, why: str) -> None:
-        run.record.cancelled = True
-        run.note(why)
-        self._finish(run.record)
-
-    def _question_loop(self) -> None:
-        while True:
-            with self._cond:
-                while not self._pending and not self._stopping:
-                    self._cond.wait()
-                if self._stopping:
-                    return
-                run = self._pending.popleft()
-                self._current = run
-                self._last_spoken = run
-            try:
-                run.execute(self._last_question_end)
-            except Exception:
-                logger.exception("question turn %d failed unexpectedly", run.record.turn_id)
-                run.record.error = "Something went wrong with this question; see the log."
-            finally:
-                with self._cond:
-                    self._current = None
-                    self._last_question_end = time.perf_counter()
-                self._finish(run.record)
-                self._update_state()
 
     def history(self) -> tuple[Turn, ...]:
         """Answered questions so far, as the answerer replays them."""
@@ -408,13 +343,14 @@ class AssistantPipeline:
             return PipelineState.LISTENING
         if self._transcribing > 0:
             return PipelineState.TRANSCRIBING
-        run = self._current
+        q = self.questions
+        run = q.current
         if run is not None and not run.answered:
             return PipelineState.SPEAKING if run.speaking else PipelineState.THINKING
-        for r in (run, self._last_spoken):
+        for r in (run, q.last_spoken):
             if r is not None and r.speech_pending:
                 return PipelineState.SPEAKING
-        return PipelineState.THINKING if self._pending else PipelineState.IDLE
+        return PipelineState.THINKING if q.pending else PipelineState.IDLE
 
     def _update_state(self) -> None:
         with self._emit_lock:
