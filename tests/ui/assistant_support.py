@@ -23,8 +23,9 @@ from voxrad.audio.endpointer import Utterance
 from voxrad.core.conversation import Answer, Box, Finding, Question
 from voxrad.core.volume import Volume
 from voxrad.render.capture import capture_rgb
-from voxrad.ui.assistant_bridge import AssistantBridge, MicrophoneFactory
+from voxrad.ui.assistant_bridge import AssistantBridge
 from voxrad.ui.main_window import MainWindow
+from voxrad.ui.push_to_talk import MicrophoneFactory
 from voxrad.ui.theme import apply_dark_theme
 
 #: The scripted finding: a box on slice 3 (the view opens on slice 2).

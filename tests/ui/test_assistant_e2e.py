@@ -83,7 +83,7 @@ def test_spoken_command_then_question_with_a_box(
         transcriber_factory=transcriber,
     )
     try:
-        assert bridge.microphone is not None, win.conversation_panel.notice.text()
+        assert bridge.talk.microphone is not None, win.conversation_panel.notice.text()
         assert heard.wait(5), "no audio blocks from the virtual microphone"
         win.activateWindow()
         qtbot.waitUntil(win.isActiveWindow, timeout=5_000)
@@ -109,8 +109,8 @@ def test_spoken_command_then_question_with_a_box(
         with qtbot.waitSignal(bridge.event_received, timeout=60_000, check_params_cb=done) as got:
             _speak_while_holding(qtbot, win, pulse, wav)
         turn = got.args[0].turn
-        heard = turn.transcript.lower()
-        assert "effusion" in heard or "pleural" in heard, turn.transcript
+        said = turn.transcript.lower()
+        assert "effusion" in said or "pleural" in said, turn.transcript
         widget = win.conversation_panel.turns[turn.turn_id]
         assert "fake-vlm-4b" in widget.model.text()
         assert axial.scene.slice_index == FINDING_K

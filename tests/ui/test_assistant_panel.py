@@ -38,8 +38,8 @@ from voxrad.core.errors import BackendError, MicrophoneError
 from voxrad.core.region import Region
 from voxrad.core.windowing import CT_PRESETS, find_preset
 from voxrad.render.capture import capture_rgb
-from voxrad.ui.assistant_bridge import NO_MICROPHONE
 from voxrad.ui.main_window import MainWindow
+from voxrad.ui.push_to_talk import NO_MICROPHONE
 from voxrad.ui.turn_widget import DISCLAIMER, MAX_VISIBLE_TURNS, finding_overlay_id
 
 pytestmark = pytest.mark.gl
@@ -211,7 +211,7 @@ def test_push_to_talk_key_records_a_command_and_barges_in_on_speech(
         assert win.conversation_panel.state_label.text() in ("Idle", "Listening...")
         qtbot.keyRelease(win, Qt.Key.Key_F4)
     qtbot.waitUntil(lambda: (axial.scene.center, axial.scene.width) == (lung.center, lung.width))
-    assert bridge.microphone is not None and bridge.microphone.presses == 1  # type: ignore[attr-defined]
+    assert bridge.talk.microphone is not None and bridge.talk.microphone.presses == 1  # type: ignore[attr-defined]
     # The reply is being spoken; pressing the talk key stops it at once (barge-in).
     speaking = lambda e: e.kind == "state" and e.state == PipelineState.SPEAKING  # noqa: E731
     with qtbot.waitSignal(bridge.event_received, timeout=10_000, check_params_cb=speaking):
@@ -226,7 +226,7 @@ def test_push_to_talk_key_records_a_command_and_barges_in_on_speech(
     qtbot.keyRelease(win, Qt.Key.Key_F4)
     qtbot.waitUntil(lambda: turn.answer.text() == FakeAnswerer().reply, timeout=5_000)
     # The mouse's side button is push-to-talk too ("next slice" is heard).
-    mic = bridge.microphone
+    mic = bridge.talk.microphone
     presses = mic.presses  # type: ignore[attr-defined]
     before = axial.scene.slice_index
 
@@ -243,7 +243,7 @@ def test_push_to_talk_key_records_a_command_and_barges_in_on_speech(
     failed = lambda e: e.kind == "finished" and e.turn is not None and e.turn.error  # noqa: E731
     with qtbot.waitSignal(bridge.event_received, timeout=10_000, check_params_cb=failed):
         mic.on_error(MicrophoneError("The microphone was unplugged."))  # type: ignore[attr-defined]
-    qtbot.waitUntil(lambda: bridge.microphone is None, timeout=5_000)
+    qtbot.waitUntil(lambda: bridge.talk.microphone is None, timeout=5_000)
     assert mic.stopped == 1  # type: ignore[attr-defined]
     assert "unplugged" in win.conversation_panel.notice.text()
     ask(qtbot, bridge, "next slice")

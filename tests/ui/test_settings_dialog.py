@@ -166,8 +166,8 @@ def test_build_assistant_applies_the_assistant_section(qtbot: Any) -> None:
         win = MainWindow(show_dialogs=False)
         windows.append(win)
         bridge = build_assistant(win, settings, talk_key=key)
-        assert bridge.talk_key.toString() == (key or "F9")
-        assert not bridge.side_button_talk
+        assert bridge.talk.talk_key.toString() == (key or "F9")
+        assert not bridge.talk.side_button_talk
         opts = bridge.pipeline.options
         assert (opts.busy_policy, opts.max_queued, opts.history_turns) == ("cancel", 1, 2)
         assert win.conversation_panel.mute_button.isChecked()

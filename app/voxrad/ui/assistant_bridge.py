@@ -7,9 +7,10 @@ The pipeline is Qt-free and calls back on its own threads. This adapter:
   snapshot the GUI thread keeps up to date (slice, window, picked region);
 * re-emits every :class:`PipelineEvent` as a queued signal, so the panel is only touched on
   the GUI thread, and drops events of turns from before a clear or a study switch;
-* draws each answer's findings as numbered boxes on the slice they belong to;
-* turns push-to-talk (a key, the mouse's side buttons, the panel's button) into
-  ``start_listening`` / microphone press and release (pressing while it speaks is barge-in).
+* draws each answer's findings as numbered boxes on the slice they belong to.
+
+Push-to-talk and the microphone live in :class:`~voxrad.ui.push_to_talk.PushToTalk`
+(:attr:`AssistantBridge.talk`).
 """
 
 from __future__ import annotations
@@ -18,11 +19,8 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any, Protocol
 
-from PySide6.QtCore import QEvent, QObject, Qt, Signal
-from PySide6.QtGui import QKeyEvent, QKeySequence, QMouseEvent
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import QObject, Qt, Signal
 
 from voxrad.assistant.commands import Action, Command
 from voxrad.assistant.pipeline import AssistantPipeline, PipelineOptions
@@ -39,30 +37,15 @@ from voxrad.core.volume import Volume
 from voxrad.ui.conversation_panel import ConversationPanel
 from voxrad.ui.main_window import MainWindow
 from voxrad.ui.menus import build_assistant_menu
+from voxrad.ui.push_to_talk import DEFAULT_TALK_KEY, MicrophoneFactory, PushToTalk
 from voxrad.ui.slice_view import SliceView
 from voxrad.ui.turn_widget import finding_overlay_id
 from voxrad.ui.viewer_commands import apply_viewer_command
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_TALK_KEY = "F4"
 #: A clicked point asks about this many pixels around it.
 POINT_REGION_HALF = 16
-NO_MICROPHONE = "No microphone is available: type questions and commands below."
-_SIDE_BUTTONS = (Qt.MouseButton.BackButton, Qt.MouseButton.ForwardButton)
-
-
-class MicrophoneLike(Protocol):
-    """What the bridge needs of :class:`voxrad.audio.capture.Microphone`."""
-
-    def start(self) -> None: ...
-    def press(self) -> None: ...
-    def release(self) -> None: ...
-    def stop(self, timeout: float = 2.0) -> None: ...
-
-
-#: Builds a microphone from (on_utterance, on_error) callbacks.
-MicrophoneFactory = Callable[[Callable[[Any], None], Callable[[VoxRadError], None]], MicrophoneLike]
 
 
 class AssistantBridge(QObject):
@@ -71,7 +54,6 @@ class AssistantBridge(QObject):
     event_received = Signal(object)  # PipelineEvent, from pipeline threads
     command_received = Signal(object)  # Command, from the intake thread
     notice_posted = Signal(str)  # from any thread
-    microphone_lost = Signal(str)  # from the capture thread
 
     def __init__(
         self,
@@ -103,13 +85,7 @@ class AssistantBridge(QObject):
         #: Answers to turns below this id were asked about another volume: no boxes drawn.
         self._draw_below = 0
         self._newest_id = 0
-        self._talking = False
         self.last_asked = 0
-        self.microphone: MicrophoneLike | None = None
-        self._microphone_factory = microphone_factory
-        self.talk_key = QKeySequence(talk_key)
-        #: The mouse's side buttons act as push-to-talk (settings: assistant.side_button_talk).
-        self.side_button_talk = True
         self.pipeline = AssistantPipeline(
             self,
             transcriber_factory=transcriber_factory,
@@ -121,60 +97,36 @@ class AssistantBridge(QObject):
         self.event_received.connect(self._on_event, queued)
         self.command_received.connect(self._on_command, queued)
         self.notice_posted.connect(self.panel.set_notice, queued)
-        self.microphone_lost.connect(self._on_microphone_lost, queued)
         self.pipeline.add_listener(self.event_received.emit)
         panel.ask.connect(self.ask)
         panel.cancel_requested.connect(self.pipeline.cancel)
         panel.mute_toggled.connect(self.pipeline.set_muted)
         panel.clear_requested.connect(self.clear_conversation)
         panel.finding_hovered.connect(self._hover_finding)
-        panel.talk_pressed.connect(self.talk_press)
-        panel.talk_released.connect(self.talk_release)
-        panel.set_talk_key(self.talk_key.toString())
+        self.talk = PushToTalk(
+            window,
+            panel,
+            self.pipeline,
+            microphone_factory=microphone_factory,
+            talk_key=talk_key,
+        )
         self.menu_actions = build_assistant_menu(window, self)
         window.volume_loaded.connect(self._on_volume_loaded)
         window.region_picked.connect(self._on_region)
         for view in self.area.views.values():
             view.slice_changed.connect(self.refresh_view)
             view.window_changed.connect(self.refresh_view)
-        app = QApplication.instance()
-        if app is not None:
-            app.installEventFilter(self)
 
     # -- life ----------------------------------------------------------------------------------
     def start(self, *, load_models: bool = True) -> None:
         """Start the pipeline threads and the microphone (its absence is a notice)."""
         self.pipeline.start(load_models=load_models)
         self.refresh_view()
-        self._start_microphone()
-
-    def _start_microphone(self) -> bool:
-        """Open the microphone; when there is none, say so (typing still works)."""
-        if self._microphone_factory is None:
-            self.panel.set_notice(NO_MICROPHONE)
-            return False
-        try:
-            mic = self._microphone_factory(self._on_utterance, self._on_microphone_error)
-            mic.start()
-        except VoxRadError as exc:
-            logger.warning("microphone unavailable: %s", exc.message)
-            self.panel.set_notice(exc.user_message())
-            return False
-        except Exception:
-            logger.exception("microphone failed to start")
-            self.panel.set_notice(NO_MICROPHONE)
-            return False
-        self.microphone = mic
-        return True
+        self.talk.start_microphone()
 
     def shutdown(self) -> None:
         """Stop the microphone and the pipeline (bounded), and close the store."""
-        app = QApplication.instance()
-        if app is not None:
-            app.removeEventFilter(self)
-        if self.microphone is not None:
-            self.microphone.stop()
-            self.microphone = None
+        self.talk.shutdown()
         self.pipeline.remove_listener(self.event_received.emit)
         self.pipeline.shutdown()
         if self.store is not None:
@@ -377,71 +329,3 @@ class AssistantBridge(QObject):
         with self._view_lock:
             self._region = (k, box)
         self.panel.set_notice(f"Region on slice {k + 1} selected: the next question is about it.")
-
-    # -- push-to-talk --------------------------------------------------------------------------
-    def talk_press(self) -> None:
-        """Start listening; stops any speech (barge-in)."""
-        if self._talking:
-            return
-        self._talking = True
-        self.pipeline.start_listening()
-        # Retried on each press: a microphone plugged in (again) later is picked up.
-        if self.microphone is None and not self._start_microphone():
-            self.pipeline.stop_listening()
-            return
-        self.panel.set_notice("")
-        self.microphone.press()  # type: ignore[union-attr]
-
-    def talk_release(self) -> None:
-        if not self._talking:
-            return
-        self._talking = False
-        if self.microphone is not None:
-            self.microphone.release()
-        self.pipeline.stop_listening()
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt override)
-        kind = event.type()
-        if kind in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease):
-            key_event: QKeyEvent = event  # type: ignore[assignment]
-            if self._is_talk_key(key_event):
-                if not key_event.isAutoRepeat():
-                    pressed = kind == QEvent.Type.KeyPress
-                    self.talk_press() if pressed else self.talk_release()
-                return True
-        elif kind in (QEvent.Type.MouseButtonPress, QEvent.Type.MouseButtonRelease):
-            mouse: QMouseEvent = event  # type: ignore[assignment]
-            if (
-                self.side_button_talk
-                and mouse.button() in _SIDE_BUTTONS
-                and self.window.isActiveWindow()
-            ):
-                pressed = kind == QEvent.Type.MouseButtonPress
-                self.talk_press() if pressed else self.talk_release()
-                return True
-        return False
-
-    def _is_talk_key(self, event: QKeyEvent) -> bool:
-        if self.talk_key.isEmpty() or not self.window.isActiveWindow():
-            return False
-        combo = event.keyCombination()
-        return bool(self.talk_key[0].key() == combo.key())  # type: ignore[index]
-
-    # -- microphone (capture thread) -----------------------------------------------------------
-    def _on_utterance(self, utterance: Any) -> None:
-        # Anything but a push-to-talk release was endpointed by the VAD (hands-free): the
-        # pipeline then expects the wake phrase.
-        hands_free = utterance.reason != "released"
-        self.pipeline.submit_audio(
-            utterance.audio, sample_rate=utterance.sample_rate, hands_free=hands_free
-        )
-
-    def _on_microphone_error(self, error: VoxRadError) -> None:
-        self.pipeline.microphone_failed(error)
-        self.microphone_lost.emit(error.user_message())
-
-    def _on_microphone_lost(self, message: str) -> None:
-        mic, self.microphone = self.microphone, None
-        if mic is not None:
-            mic.stop()
-        self.panel.set_notice(message)

@@ -16,8 +16,9 @@ from voxrad.assistant.store import ConversationStore
 from voxrad.audio.endpointer import Mode
 from voxrad.core.errors import VoxRadError
 from voxrad.core.settings import Settings
-from voxrad.ui.assistant_bridge import AssistantBridge, MicrophoneLike
+from voxrad.ui.assistant_bridge import AssistantBridge
 from voxrad.ui.main_window import MainWindow
+from voxrad.ui.push_to_talk import MicrophoneLike
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +89,7 @@ def build_assistant(
         microphone_factory=microphone,
         talk_key=prefs.push_to_talk_key if talk_key is None else talk_key,
     )
-    bridge.side_button_talk = prefs.side_button_talk
+    bridge.talk.side_button_talk = prefs.side_button_talk
     window.conversation_panel.set_remote_server(remote_server_host(settings))
     # The panel's button drives the pipeline's mute, so both start in step.
     window.conversation_panel.mute_button.setChecked(prefs.muted)

@@ -153,7 +153,7 @@ def build_assistant_menu(win: MainWindow, bridge: AssistantBridge) -> dict[str, 
         menu.addAction(action)
         win.addAction(action)
         actions[name] = action
-    talk = menu.addAction(f"Hold to talk\t{bridge.talk_key.toString()} / mouse side button")
+    talk = menu.addAction(f"Hold to talk\t{bridge.talk.talk_key.toString()} / mouse side button")
     talk.setEnabled(False)  # a reminder: a held key cannot be a menu shortcut
     mute = actions["mute"]
     mute.setCheckable(True)
