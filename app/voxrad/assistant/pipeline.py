@@ -138,12 +138,25 @@ class AssistantPipeline:
         for thread in self._threads:
             thread.start()
 
-    def reload_models(self) -> None:
-        """Load the backends afresh on their next use: after a model was installed, or the
-        engine or model was changed in Settings (the factories read the new settings)."""
-        for worker in (self._asr, self._vlm, self._tts):
-            if worker is not None:
-                worker.reload()
+    def reload_models(
+        self, *, asr: bool = True, vlm: bool = True, tts: bool = True, load_now: bool = False
+    ) -> None:
+        """Load the chosen backends afresh: after a model was installed, or the engine, model
+        or voice was changed in Settings (the factories read the new settings). A job already
+        running ends on the old backend; ``load_now`` loads in the background at once."""
+        for worker, chosen in ((self._asr, asr), (self._vlm, vlm), (self._tts, tts)):
+            if worker is not None and chosen:
+                worker.reload(load_now=load_now and self._started)
+
+    def update_options(self, options: PipelineOptions) -> None:
+        """Use ``options`` from the next utterance or question on (Settings saved while the
+        app runs). The running question is not touched, nor is the mute button's state
+        (``options.muted`` is how a session starts)."""
+        with self._lock:
+            self.options = options
+            self._grammar = CommandGrammar(options.synonyms)
+            self.questions.busy_policy = options.busy_policy
+            self.questions.max_queued = options.max_queued
 
     def add_listener(self, listener: Listener) -> None:
         """Call ``listener(event)`` for every :class:`PipelineEvent`, on pipeline threads.

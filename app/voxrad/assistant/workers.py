@@ -128,9 +128,13 @@ class BackendWorker(Generic[B]):
         self._queue.put(job)
         return job
 
-    def reload(self) -> None:
-        """Forget a failed load (after the user installed a model) and load on the next job."""
+    def reload(self, *, load_now: bool = False) -> None:
+        """Close the backend and forget a failed load (after the user installed a model or
+        changed it in Settings); it loads again on the next job, or at once with ``load_now``.
+        Jobs already queued finish on the old backend first."""
         self._queue.put(_Reload)
+        if load_now:
+            self._queue.put(None)
 
     def stop(self, timeout: float = 5.0) -> bool:
         """Close the backend and end the thread; False (and a log line) when it did not end in
