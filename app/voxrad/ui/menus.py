@@ -153,12 +153,27 @@ def build_assistant_menu(win: MainWindow, bridge: AssistantBridge) -> dict[str, 
         menu.addAction(action)
         win.addAction(action)
         actions[name] = action
-    talk = menu.addAction(f"Hold to talk\t{bridge.talk.talk_key.toString()} / mouse side button")
+    talk = menu.addAction(talk_reminder(bridge))
     talk.setEnabled(False)  # a reminder: a held key cannot be a menu shortcut
+    actions["hold_to_talk"] = talk
     mute = actions["mute"]
     mute.setCheckable(True)
     panel.mute_button.toggled.connect(mute.setChecked)
     return actions
+
+
+def talk_reminder(bridge: AssistantBridge) -> str:
+    """The Assistant menu's "Hold to talk" line for the bridge's key and side-button setting."""
+    talk = bridge.talk
+    side = " / mouse side button" if talk.side_button_talk else ""
+    return f"Hold to talk\t{talk.talk_key.toString()}{side}"
+
+
+def update_talk_reminder(bridge: AssistantBridge) -> None:
+    """Show the push-to-talk key now in use (after Settings changed it)."""
+    action = bridge.menu_actions.get("hold_to_talk")
+    if action is not None:
+        action.setText(talk_reminder(bridge))
 
 
 def guarded(win, what: str, slot: Callable[[], object]) -> None:  # type: ignore[no-untyped-def]

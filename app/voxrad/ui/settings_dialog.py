@@ -3,7 +3,8 @@
 Values are checked by the settings schema itself (pydantic) plus the few checks the schema
 cannot make (a key, a URL, a file that must exist); an invalid value is named in the dialog
 and nothing is written. Save writes the whole file atomically with
-:func:`voxrad.core.settings.save_settings`; Cancel discards.
+:func:`voxrad.core.settings.save_settings` and applies it to the running assistant
+(:func:`voxrad.ui.assistant_setup.apply_saved_settings`); Cancel discards.
 """
 
 from __future__ import annotations
@@ -279,12 +280,10 @@ def open_settings_dialog(
 ) -> SettingsDialog:
     """Show the dialog over ``window`` (window-modal, not blocking the event loop)."""
     from voxrad.core.settings import load_settings
+    from voxrad.ui.assistant_setup import apply_saved_settings
 
     dialog = (factory or SettingsDialog)(load_settings(), parent=window)
-    dialog.saved.connect(
-        lambda _s: window.statusBar().showMessage(  # type: ignore[attr-defined]
-            "Settings saved: speech and model changes apply when VoxRad restarts.", 10_000
-        )
-    )
+    # Applied at once to the running assistant; the status bar says what was applied.
+    dialog.saved.connect(lambda new: apply_saved_settings(window, new))
     dialog.open()
     return dialog
