@@ -1,16 +1,21 @@
 """The first-run set-up in a real window (Xvfb): shown only without a settings file, skippable
 (and then not shown again), the microphone check, the models with their pull commands, a
-failed download reported as a message, and a site server URL checked and saved."""
+failed download reported as a message, and a site server URL checked and saved; the running
+assistant follows it (a model installed here, the settings saved on leaving)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from assistant_support import ask
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
+from settings_apply_support import FakeEngines, changed, make_live_window
 from settings_fakes import (
     FakeCrashingHub,
     FakeDeadMicrophone,
@@ -26,6 +31,18 @@ from voxrad.ui.first_run import FirstRunDialog, maybe_first_run, needs_first_run
 from voxrad.ui.main_window import MainWindow
 
 pytestmark = pytest.mark.gl
+
+FAKE_VLM = ModelEntry(
+    name="fake-vlm",
+    title="A fake model",
+    kind="vlm",
+    family="gemma3",
+    backend="llama-cpp",
+    hf_repo="test/fake-vlm",
+    files=[ModelFile(role="weights", pattern="*.gguf")],
+    ram_gb=0.1,
+    licence="test",
+)
 
 
 @pytest.fixture
@@ -147,17 +164,7 @@ def test_site_server_url_is_checked_then_saved(qtbot: Any, tmp_path: Path) -> No
 def test_a_download_reports_progress_and_marks_the_model_installed(
     qtbot: Any, tmp_path: Path
 ) -> None:
-    entry = ModelEntry(
-        name="fake-vlm",
-        title="A fake model",
-        kind="vlm",
-        family="gemma3",
-        backend="llama-cpp",
-        hf_repo="test/fake-vlm",
-        files=[ModelFile(role="weights", pattern="*.gguf")],
-        ram_gb=0.1,
-        licence="test",
-    )
+    entry = FAKE_VLM
     dialog = FirstRunDialog(
         Settings(),
         path=tmp_path / "settings.json",
@@ -192,3 +199,101 @@ def test_no_microphone_is_a_message_and_set_up_goes_on(qtbot: Any, tmp_path: Pat
     assert dialog.meter.format() == "No microphone"
     assert dialog.finish()
     assert (tmp_path / "settings.json").exists()
+
+
+# --- the running assistant follows the set-up ---------------------------------------------
+
+
+@pytest.fixture
+def made() -> Iterator[list[MainWindow]]:
+    windows: list[MainWindow] = []
+    yield windows
+    for win in windows:
+        win.close()  # shuts the assistant down
+        win.deleteLater()
+    QApplication.processEvents()
+
+
+def fake_set_up(win: MainWindow, path: Path) -> FirstRunDialog:
+    """maybe_first_run's dialog over a one-model catalog and a hub serving it."""
+    factory = partial(
+        FirstRunDialog,
+        catalog=Catalog(models=[FAKE_VLM]),
+        hub=FakeFileHub(),
+        level_source_factory=FakeLevelSources(),
+    )
+    dialog = maybe_first_run(win, path, factory)
+    assert dialog is not None
+    return dialog
+
+
+def test_the_model_the_settings_name_loads_as_soon_as_it_is_installed(
+    qtbot: Any, tmp_path: Path, made: list[MainWindow]
+) -> None:
+    fakes = FakeEngines()
+    # The assistant started before the model was there (its load failed, and is remembered).
+    win, bridge = make_live_window(qtbot, fakes, made, changed(Settings(), "vlm", model="fake-vlm"))
+    dialog = fake_set_up(win, tmp_path / "settings.json")
+    with qtbot.waitSignal(dialog.model_installed, timeout=10_000) as installed:
+        dialog.download_button.click()
+    assert installed.args == ["vlm", "fake-vlm"]
+    qtbot.waitUntil(lambda: fakes.counts() == (1, 2, 1), timeout=10_000)
+    assert fakes.answerers[0].closed == 1
+    assert dialog.finish()
+    assert load_settings(tmp_path / "settings.json").vlm.model == "fake-vlm"
+    assert win.statusBar().currentMessage() == ""  # nothing else changed: no message
+    turn = ask(qtbot, bridge, "is there a nodule?")
+    assert win.conversation_panel.turns[turn].answer.text() == "Answered by fake-vlm."
+    assert fakes.counts() == (1, 2, 1)
+
+
+def test_finish_makes_a_model_downloaded_in_the_set_up_the_one_used(
+    qtbot: Any, tmp_path: Path, made: list[MainWindow]
+) -> None:
+    fakes = FakeEngines()
+    win, bridge = make_live_window(qtbot, fakes, made, Settings())
+    first = ask(qtbot, bridge, "is there a nodule?")
+    dialog = fake_set_up(win, tmp_path / "settings.json")
+    with qtbot.waitSignal(dialog.download_finished, timeout=10_000):
+        dialog.download_button.click()
+    # Not the model the settings name: nothing reloads yet (a reload would precede this turn).
+    turn = ask(qtbot, bridge, "is the heart enlarged?")
+    panel = win.conversation_panel
+    assert panel.turns[turn].answer.text() == "Answered by medgemma-1.5-4b-it."
+    assert fakes.counts() == (1, 1, 1)
+    assert dialog.finish()
+    saved = load_settings(tmp_path / "settings.json")
+    assert (saved.vlm.model, saved.vlm.backend) == ("fake-vlm", "llama-cpp")
+    assert "Loading in the background: answer model." in win.statusBar().currentMessage()
+    turn = ask(qtbot, bridge, "is the heart enlarged?")
+    assert panel.turns[turn].answer.text() == "Answered by fake-vlm."
+    assert fakes.counts() == (1, 2, 1)
+    assert first in panel.turns
+
+
+def test_a_site_server_chosen_in_the_set_up_is_used_and_marked_at_once(
+    qtbot: Any, tmp_path: Path, made: list[MainWindow]
+) -> None:
+    fakes = FakeEngines()
+    win, _bridge = make_live_window(qtbot, fakes, made, Settings())
+    dialog = fake_set_up(win, tmp_path / "settings.json")
+    dialog.use_server.setChecked(True)
+    dialog.server_url.setText("https://ai.site.example/v1")
+    assert dialog.finish()
+    banner = win.conversation_panel.remote_banner
+    assert banner.isVisible() and "ai.site.example" in banner.text()
+    qtbot.waitUntil(lambda: fakes.counts() == (1, 2, 1), timeout=10_000)
+    assert fakes.answerers[0].closed == 1
+
+
+def test_skipping_the_set_up_leaves_the_running_assistant_alone(
+    qtbot: Any, tmp_path: Path, made: list[MainWindow]
+) -> None:
+    fakes = FakeEngines()
+    win, bridge = make_live_window(qtbot, fakes, made, Settings())
+    dialog = fake_set_up(win, tmp_path / "settings.json")
+    with qtbot.waitSignal(dialog.saved, timeout=5_000):
+        dialog.skip()
+    assert win.statusBar().currentMessage() == ""
+    ask(qtbot, bridge, "is there a nodule?")
+    assert fakes.counts() == (1, 1, 1)

@@ -3,14 +3,17 @@
 It checks the microphone (a live level meter), lists the catalog's models with whether each is
 installed and the exact ``voxrad models pull NAME`` command, downloads one on a worker thread
 with progress, or takes a site server's URL instead. Skip or Finish writes the settings file,
-so the set-up is not shown again (Tools > Settings changes anything later). The dialog is not
-modal: the viewer works while it is open.
+so the set-up is not shown again (Tools > Settings changes anything later); Finish makes the
+models downloaded here the ones used. The dialog is not modal: the viewer works while it is
+open, and the running assistant follows it (:func:`maybe_first_run`): a model it installs is
+loaded at once when the settings name it, and the saved settings apply at once.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal, SignalInstance
@@ -54,6 +57,8 @@ class FirstRunDialog(QDialog):
     download_progress = Signal(int, str)  # request id, what is downloading
     download_finished = Signal(int, str)  # request id, model name
     download_failed = Signal(int, str)  # request id, message for the user
+    model_installed = Signal(str, str)  # kind ("asr" or "vlm"), model name; GUI thread
+    saved = Signal(object)  # the Settings written (Skip or Finish)
 
     def __init__(
         self,
@@ -73,6 +78,8 @@ class FirstRunDialog(QDialog):
         self.hub = hub
         self.models_dir = settings.models.resolved_directory()
         self._request = 0
+        #: Models downloaded in this set-up, by kind: Finish makes them the ones used.
+        self.installed: dict[str, ModelEntry] = {}
         self._thread: threading.Thread | None = None
         layout = QVBoxLayout(self)
         intro = QLabel(
@@ -229,6 +236,9 @@ class FirstRunDialog(QDialog):
             return
         self._download_ended(f"{name} is installed.")
         assert self.catalog is not None  # a download needs a catalog entry
+        entry = self.catalog.get(name)
+        self.installed[entry.kind] = entry
+        self.model_installed.emit(entry.kind, name)
         for row in range(self.model_list.count()):
             item = self.model_list.item(row)
             if item.data(Qt.ItemDataRole.UserRole) == name:
@@ -248,22 +258,30 @@ class FirstRunDialog(QDialog):
     # --- leaving -----------------------------------------------------------------------------
 
     def chosen_settings(self) -> Settings:
-        """The settings with the user's choices applied.
+        """The settings with the user's choices applied: the models downloaded here, or the
+        site server (which answers instead of a local model).
 
         Raises
         ------
         VoxRadError
             The server URL is not a http(s) URL.
         """
-        if not self.use_server.isChecked():
+        if not self.use_server.isChecked() and not self.installed:
             return self.settings
+        data = self.settings.model_dump()
+        if "asr" in self.installed:
+            data["asr"]["model"] = self.installed["asr"].name
+        if "vlm" in self.installed:
+            entry = self.installed["vlm"]
+            data["vlm"].update(model=entry.name, backend=entry.backend)
+        if not self.use_server.isChecked():
+            return Settings.model_validate(data)
         url = self.server_url.text().strip()
         if not url.startswith(("http://", "https://")):
             raise VoxRadError(
                 "The server URL must start with http:// or https://.",
                 hint="Ask your site's IT for the address (it usually ends in /v1).",
             )
-        data = self.settings.model_dump()
         data["vlm"].update(backend="openai", server_url=url)
         # Choosing a site server here is the explicit opt-in the privacy setting asks for.
         data["privacy"]["allow_remote_backends"] = True
@@ -271,10 +289,12 @@ class FirstRunDialog(QDialog):
 
     def finish(self) -> bool:
         try:
-            self._save(self.chosen_settings())
+            chosen = self.chosen_settings()
+            self._save(chosen)
         except VoxRadError as exc:
             self.error_label.setText(exc.user_message())
             return False
+        self.saved.emit(chosen)
         self.accept()
         return True
 
@@ -284,6 +304,8 @@ class FirstRunDialog(QDialog):
             self._save(self.settings)
         except VoxRadError as exc:
             logger.warning("first-run: %s", exc.message)
+        else:
+            self.saved.emit(self.settings)
         self.reject()
 
     def _save(self, settings: Settings) -> None:
@@ -298,16 +320,34 @@ class FirstRunDialog(QDialog):
         super().done(result)
 
 
-def maybe_first_run(window: QWidget, path: Path | None = None) -> FirstRunDialog | None:
-    """Show the set-up beside ``window`` when no settings file exists; never raises."""
+def maybe_first_run(
+    window: QWidget,
+    path: Path | None = None,
+    factory: Callable[..., FirstRunDialog] | None = None,
+) -> FirstRunDialog | None:
+    """Show the set-up beside ``window`` when no settings file exists; never raises.
+
+    The window's running assistant follows it: a model installed here that the settings name
+    is loaded at once, and the settings saved on leaving apply at once.
+    """
     if not needs_first_run(path):
         return None
     try:
         from voxrad.core.settings import load_settings
+        from voxrad.ui.assistant_setup import apply_saved_settings, live_settings
 
-        dialog = FirstRunDialog(load_settings(path), path=path, parent=window)
+        dialog = (factory or FirstRunDialog)(load_settings(path), path=path, parent=window)
     except Exception:  # the viewer must open even if the set-up cannot
         logger.exception("first-run set-up could not be shown")
         return None
+
+    def installed(kind: str, name: str) -> None:
+        live = live_settings(window)
+        if live is not None:
+            live.model_installed(kind, name)
+
+    dialog.model_installed.connect(installed)
+    # Quiet: skipping (nothing changed) puts no message in the status bar.
+    dialog.saved.connect(lambda new: apply_saved_settings(window, new, quiet=True))
     dialog.show()
     return dialog
