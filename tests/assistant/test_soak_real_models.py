@@ -12,17 +12,20 @@ only the voice is a fake. After a warm-up of ``WARMUP`` cycles the test compares
   built, so its baseline holds the pipeline and both engines' Python side): within 10 %.
 
 The conversation grows a few kB per turn by design (it is shown and saved), and so do the fake
-voice's list of what it said and this test's own timings: the first two are cleared just before
-each of the two measurements and the third is filtered out of the heap, so what is compared is
-everything else. The 10 % is of the whole process (RSS, about 0.8 GB with both models) and of
-the Python heap traced since the test began (about 8 MB: the pipeline and the Python side of
-both engines); 190 cycles measured here grow neither by more than about 2 %. Per-stage timing
-percentiles are printed at the end (``pytest -s`` shows them).
+voice's list of what it said, this test's own timings and the log lines pytest keeps for its
+report: the conversation, the voice's list and pytest's log records are cleared just before each
+of the two measurements and the timings are filtered out of the heap, so what is compared is
+everything else. The ``voxrad`` loggers run at INFO, as in the app (its log file), whatever
+tests ran before this one. The 10 % is of the whole process (RSS, about 0.8 GB with both
+models) and of the Python heap traced since the test began (about 4-8 MB: the pipeline and the
+Python side of both engines); 190 cycles measured here grow neither by more than about 2 %.
+Per-stage timing percentiles are printed at the end (``pytest -s`` shows them).
 """
 
 from __future__ import annotations
 
 import gc
+import logging
 import sys
 import threading
 import time
@@ -105,6 +108,10 @@ def _measure(
     fake voice's record of what it said and this test's own timings (filtered out)."""
     pipeline.clear_history()
     speaker.said.clear()
+    # pytest keeps every log record of the test for its report (about 1 kB per turn at INFO).
+    for handler in logging.getLogger().handlers:
+        if type(handler).__name__ == "LogCaptureHandler":
+            handler.reset()  # type: ignore[attr-defined]
     gc.collect()
     # Without this test's own records and the snapshots it keeps for the report.
     mine = [tracemalloc.Filter(False, __file__), tracemalloc.Filter(False, tracemalloc.__file__)]
@@ -124,8 +131,13 @@ def _percentiles(values: list[float]) -> str:
 
 
 def test_soak_200_spoken_questions_real_models_no_growth(
-    tiny_vlm: Path, question_audio: np.ndarray, tmp_path: Path, request: pytest.FixtureRequest
+    tiny_vlm: Path,
+    question_audio: np.ndarray,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO, logger="voxrad")
     process = psutil.Process()
     tracemalloc.start()
     try:
