@@ -27,6 +27,7 @@ from vtkmodules.vtkInteractionStyle import vtkInteractorStyleUser
 from voxrad.core.measure import distance_mm, ellipse_stats
 from voxrad.core.region import Region
 from voxrad.core.volume import Volume
+from voxrad.render.gl_info import GLInfo, drop_multisampling_on_software_gl
 from voxrad.render.overlay_actors import Shape
 from voxrad.render.slice_scene import SliceScene
 
@@ -73,6 +74,8 @@ class SliceView(QVTKRenderWindowInteractor):
         self.user_framed = False
         #: While set, :meth:`refresh` asks this for a later render instead of rendering now.
         self.defer_render: Callable[[SliceView], None] | None = None
+        #: The OpenGL found at the first render (multisampling is dropped on software GL).
+        self.gl: GLInfo | None = None
         self.Initialize()
 
     # -- content -------------------------------------------------------------------------------
@@ -102,7 +105,12 @@ class SliceView(QVTKRenderWindowInteractor):
         if self.defer_render is not None:
             self.defer_render(self)
         elif self.isVisible() and self.scene.volume is not None:
-            self.GetRenderWindow().Render()
+            window = self.GetRenderWindow()
+            if self.gl is None:
+                # Probed here, once shown, rather than in __init__: some platforms create
+                # the GL context only when the window is first drawn.
+                self.gl = drop_multisampling_on_software_gl(window)
+            window.Render()
 
     # -- coordinates ---------------------------------------------------------------------------
     def display_point(self, event: QMouseEvent | QWheelEvent) -> tuple[float, float]:
