@@ -10,7 +10,10 @@ same view: with software OpenGL it is most of every stall, since an answer's box
 command must redraw the view once; the bridge updates the panel in one event-loop pass and
 redraws in the next, so one stall should hold one render and little else.
 
-    .venv/bin/python benchmarks/bench_assistant_ui.py [--turns 40]
+    .venv/bin/python benchmarks/bench_assistant_ui.py [--turns 40] [--layout 2x2]
+
+With ``--layout 2x2`` the three 2-D views and the 3-D view are on screen; an answer's boxes
+must redraw the 2-D views only (the 3-D view shows no overlays).
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ def _median_max(values: list[float]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--turns", type=int, default=40)
+    parser.add_argument("--layout", choices=("1x1", "2x2"), default="1x1")
     args = parser.parse_args()
     # PySide6 6.12.0 drops a reference to True on each Signal.emit() and one to None on each
     # call of a void method (processEvents, QTimer.start): a long run frees them and aborts
@@ -80,6 +84,8 @@ def main() -> int:
                     spin()
 
         win, bridge = _make(Bot())
+        win.view_area.set_layout(args.layout)
+        Bot().waitExposed(win)
         view = win.view_area.views["axial"]
         # Every render of a view, timed by VTK itself (the bridge now defers its redraws to a
         # zero-timer slot; wrapping that slot in Python crashes PySide6 6.12 at random).
@@ -92,7 +98,8 @@ def main() -> int:
         def render_end(*_a: Any) -> None:
             render_ms.append((time.perf_counter() - started[0]) * 1000)
 
-        for each in win.view_area.views.values():
+        watched = [*win.view_area.views.values(), win.view_area.volume_view]
+        for each in (w for w in watched if w is not None):
             each.GetRenderWindow().AddObserver("StartEvent", render_start)
             each.GetRenderWindow().AddObserver("EndEvent", render_end)
         win.view_area.rendered.connect(lambda: deferred.__setitem__(0, deferred[0] + 1))
@@ -145,7 +152,8 @@ def main() -> int:
         records = [r for r in bridge.pipeline.turns()[4:]]
         overhead = [r.timings["overhead"] * 1000 for r in records if "overhead" in r.timings]
         base = statistics.median(renders)
-        print(f"view {view.width()}x{view.height()}, {len(stalls)} turns")
+        size = f"{view.width()}x{view.height()}"
+        print(f"layout {args.layout}, axial view {size}, {len(stalls)} turns")
         print(f"baseline: one render of the view      {_median_max(renders)}")
         print(f"longest GUI stall per turn            {_median_max(stalls)}")
         print(f"bridge slots per turn (sum)           {_median_max(own)}")

@@ -177,38 +177,48 @@ class ViewArea(QWidget):
         """The active 2-D view (the axial one while the 3-D view is active)."""
         return self.views.get(self.active) or self.views["axial"]
 
-    def _shown_widgets(self) -> list[SliceView | VolumeView]:
-        widgets = (self.widget(name) for name in VIEW_NAMES)
-        return [w for w in widgets if w is not None and w.isVisible()]
+    def _shown_slice_views(self) -> list[SliceView]:
+        """The 2-D views on screen: the ones the area's shared state is drawn in.
+
+        The 3-D view shows none of it (overlays, cursor, measurements, slice, window): it
+        redraws itself whenever its own content changes (volume, preset, camera; Qt's paint
+        events on show and resize), so a redraw of the area leaves it alone. With software
+        OpenGL one 3-D frame costs about 170 ms: redrawing it for an answer's boxes in the
+        2x2 layout would stall the window for nothing.
+        """
+        return [v for v in self.views.values() if v.isVisible()]
 
     def render_all(self) -> None:
-        """Redraw every shown view now (this also does a pending :meth:`render_later`)."""
+        """Redraw every shown 2-D view now (this also does a pending :meth:`render_later`).
+
+        The 3-D view draws itself when its content changes (see :meth:`_shown_slice_views`).
+        """
         if self._deferring:
             self.render_later()
             return
         pending = self._render_timer.isActive()
         self._render_timer.stop()
-        self._dirty.clear()
+        dirty, self._dirty = self._dirty, set()
         if self.volume is not None:
-            for widget in self._shown_widgets():
+            for widget in {*self._shown_slice_views(), *(w for w in dirty if w.isVisible())}:
                 widget.refresh()
         if pending:
             self.rendered.emit()
 
     def render_later(self, widget: SliceView | VolumeView | None = None) -> None:
-        """Redraw ``widget`` (default: every shown view) once, on the next event-loop pass.
+        """Redraw ``widget`` (default: every shown 2-D view) once, on the next event-loop pass.
 
-        With software OpenGL one redraw costs about as much as the GUI may stall (40 ms), so
-        a slot that has other work to do (an answer filling the panel) asks for the redraw
-        here instead of doing both at once; requests before the redraw make one per view.
+        With software OpenGL one redraw still costs several milliseconds, so a slot that has
+        other work to do (an answer filling the panel) asks for the redraw here instead of
+        doing both at once; requests before the redraw make one per view.
         """
-        self._dirty.update([widget] if widget is not None else self._shown_widgets())
+        self._dirty.update([widget] if widget is not None else self._shown_slice_views())
         if not self._render_timer.isActive():
             self._render_timer.start()
 
     @property
     def render_pending(self) -> bool:
-        """Whether a :meth:`render_later` redraw has not happened yet."""
+        """Whether a :meth:`render_later` redraw (of any requested view) has not happened yet."""
         return self._render_timer.isActive()
 
     @contextmanager
@@ -226,11 +236,19 @@ class ViewArea(QWidget):
                 view.defer_render = None
 
     def _render_deferred(self) -> None:
-        dirty, self._dirty = self._dirty, set()
-        if self.volume is not None:
-            for widget in dirty:
-                if widget.isVisible():
-                    widget.refresh()
+        """Redraw one requested view per event-loop pass, the active one first, so input
+        waiting between two views' redraws (2x2 layout) is handled in between."""
+        order = [self.active_widget(), *(self.widget(name) for name in VIEW_NAMES)]
+        for widget in order:
+            if widget is None or widget not in self._dirty:
+                continue
+            self._dirty.discard(widget)
+            if self.volume is not None and widget.isVisible():
+                widget.refresh()
+                break
+        if self._dirty:
+            self._render_timer.start()
+            return
         self.rendered.emit()
 
     # -- shared state --------------------------------------------------------------------------
