@@ -239,9 +239,9 @@ class ViewArea(QWidget):
         """Redraw one requested view per event-loop pass, the active one first, so input
         waiting between two views' redraws (2x2 layout) is handled in between."""
         order = [self.active_widget(), *(self.widget(name) for name in VIEW_NAMES)]
-        for widget in order:
-            if widget is None or widget not in self._dirty:
-                continue
+        queue = [w for w in dict.fromkeys(order) if w is not None and w in self._dirty]
+        self._dirty = set(queue)
+        for widget in queue:
             self._dirty.discard(widget)
             if self.volume is not None and widget.isVisible():
                 widget.refresh()
