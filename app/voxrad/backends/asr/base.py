@@ -78,11 +78,15 @@ class Transcriber(Protocol):
         sample_rate: int = SAMPLE_RATE,
         context: Sequence[str] = (),
         wake_phrase: str = "",
+        partial: bool = False,
     ) -> Transcript:
         """Transcribe mono ``audio``.
 
         ``context`` are words from the open study to favour; ``wake_phrase`` is the phrase a
         hands-free utterance starts with (an invented word the model must be told about).
+        ``partial``: the audio is an utterance still being spoken, shown as a live transcript
+        and then replaced; an engine may decode it more cheaply (but must still drop what it
+        made up) and should log it only at DEBUG.
         """
         ...
 

@@ -37,14 +37,19 @@ class TranscriberThread:
         sample_rate: int = SAMPLE_RATE,
         context: Sequence[str] = (),
         wake_phrase: str = "",
+        partial: bool = False,
     ) -> Future[Transcript]:
-        """Queue one utterance; the Future holds the Transcript or the VoxRadError."""
+        """Queue one utterance; the Future holds the Transcript or the VoxRadError.
+        ``partial``: see :meth:`Transcriber.transcribe`."""
+        # ``partial`` is passed only when set: a transcriber written before it still works.
+        extra = {"partial": True} if partial else {}
         future = self._executor.submit(
             self.transcriber.transcribe,
             audio,
             sample_rate=sample_rate,
             context=tuple(context),
             wake_phrase=wake_phrase,
+            **extra,
         )
         self._pending = [f for f in self._pending if not f.done()] + [future]
         return future
