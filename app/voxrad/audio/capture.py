@@ -18,7 +18,14 @@ from typing import Any
 import numpy as np
 
 from voxrad.audio.devices import InputDevice, capture_rate, find_input_device, sounddevice_module
-from voxrad.audio.endpointer import Endpointer, Level, Mode, Utterance, measure_level
+from voxrad.audio.endpointer import (
+    Endpointer,
+    Level,
+    Mode,
+    PartialUtterance,
+    Utterance,
+    measure_level,
+)
 from voxrad.audio.resample import StreamResampler
 from voxrad.core.errors import MicrophoneError, VoxRadError
 from voxrad.core.settings import AudioSettings
@@ -49,6 +56,17 @@ class Microphone:
         recording; the microphone is then stopped and can be started again.
     vad_factory
         Builds the VAD for hands-free mode; defaults to the silero model in faster-whisper.
+
+    Attributes
+    ----------
+    on_partial
+        When set, called (worker thread) with the :class:`PartialUtterance` recorded so far
+        every ``partial_interval_s`` of an utterance: push-to-talk held, or hands-free once
+        the VAD heard speech. Set by whoever shows a live transcript (push-to-talk's owner)
+        after the microphone is built; read on each block, so it may be set or cleared at
+        any time.
+    partial_interval_s
+        Seconds of recorded utterance between two ``on_partial`` calls.
     """
 
     def __init__(
@@ -66,6 +84,8 @@ class Microphone:
         self.on_level = on_level
         self.on_error = on_error
         self.mode: Mode = mode
+        self.on_partial: Callable[[PartialUtterance], object] | None = None
+        self.partial_interval_s = 1.0
         self._vad_factory = vad_factory
         self._queue: queue.Queue[Any] = queue.Queue()
         self._stream: Any = None
@@ -187,6 +207,11 @@ class Microphone:
                     self.on_level(measure_level(samples))
                 for utterance in endpointer.feed(samples):
                     self.on_utterance(utterance)
+                on_partial = self.on_partial
+                if on_partial is not None:
+                    partial = endpointer.partial_due(self.partial_interval_s)
+                    if partial is not None:
+                        self._offer_partial(on_partial, partial)
             elif kind == "press":
                 endpointer.press()
             elif kind == "release":
@@ -197,6 +222,16 @@ class Microphone:
                 if self._stream is not None:  # not a stop() we asked for
                     self._fail(endpointer, "The microphone was disconnected.")
                 return
+
+    def _offer_partial(
+        self, on_partial: Callable[[PartialUtterance], object], partial: PartialUtterance
+    ) -> None:
+        try:
+            on_partial(partial)
+        except Exception:
+            # A live transcript is a nicety: its failure must not end the recording.
+            logger.exception("audio: the live transcript failed; turned off")
+            self.on_partial = None
 
     def _fail(self, endpointer: Endpointer, message: str) -> None:
         endpointer.cancel()

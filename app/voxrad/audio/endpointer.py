@@ -20,6 +20,12 @@ SAMPLE_RATE = 16_000
 CHUNK = 512  # the VAD's step: 32 ms
 #: A float sample at or above this is clipped (int16 full scale is 32767/32768).
 CLIP_LEVEL = 0.999
+#: No partial (live transcript) is taken after this long without speech: a pause may be the
+#: end. Push-to-talk has no VAD: a block this far below the utterance's loudest one (RMS
+#: ratio, -20 dB) counts as no speech. Relative, so a quiet microphone still gets partials;
+#: a noisy room only loses the pause rule.
+PARTIAL_PAUSE_S = 0.25
+PARTIAL_QUIET_RATIO = 0.1
 
 Mode = Literal["push_to_talk", "hands_free"]
 EndReason = Literal["released", "silence", "max_length"]
@@ -46,6 +52,23 @@ class Utterance:
     #: Stream time at which the end was decided (speech_end_s + silence in hands-free).
     decided_s: float
     clipped: bool = False
+    sample_rate: int = SAMPLE_RATE
+
+    @property
+    def duration(self) -> float:
+        return self.audio.size / self.sample_rate
+
+
+@dataclass(frozen=True)
+class PartialUtterance:
+    """The utterance still being recorded, so far: for a live transcript, never for a turn.
+
+    ``audio`` is a copy: the endpointer keeps recording while it is transcribed elsewhere.
+    """
+
+    audio: np.ndarray
+    start_s: float
+    hands_free: bool
     sample_rate: int = SAMPLE_RATE
 
     @property
@@ -116,6 +139,9 @@ class Endpointer:
         self._clipped = False
         self._release_s = 0.0
         self._exhausted = False  # push-to-talk: max length hit, wait for release
+        self._next_partial = 0  # samples recorded at which the next partial is due (0: unset)
+        self._heard_at = 0  # samples recorded when speech was last heard (partials only)
+        self._loudest_rms = 0.0  # push-to-talk: the utterance's loudest block so far
 
     # --- events from the app (key, mouse button, pedal) ---------------------------------------
 
@@ -149,6 +175,31 @@ class Endpointer:
         """Drop the utterance in progress (e.g. the microphone was switched off)."""
         self._active = self._pressed = False
         self._parts, self._length, self._post_left = [], 0, -1
+
+    @property
+    def recording(self) -> bool:
+        """An utterance is being recorded and may go on (not ending in its post-roll)."""
+        return self._active and self._post_left < 0 and not self._exhausted
+
+    def partial_due(self, interval_s: float) -> PartialUtterance | None:
+        """The utterance so far when another ``interval_s`` of it has been recorded, else None.
+
+        Called after each :meth:`feed`; only the due call copies audio (one concatenation of
+        the utterance so far), so a live transcript costs nothing per block. None, too, while
+        the speaker pauses (:data:`PARTIAL_PAUSE_S` without speech): the utterance may be
+        ending, and its final transcript must not wait behind a partial pass that adds no
+        words; the overdue partial comes with the first block of speech after the pause.
+        """
+        step = max(int(interval_s * SAMPLE_RATE), CHUNK)
+        if not self.recording:
+            return None
+        if self._length < (self._next_partial or step):
+            return None
+        if self._length - self._heard_at >= PARTIAL_PAUSE_S * SAMPLE_RATE:
+            return None
+        self._next_partial = self._length + step
+        audio = np.concatenate(self._parts) if self._parts else np.zeros(0, np.float32)
+        return PartialUtterance(audio, self._start_s, self.mode == "hands_free")
 
     # --- audio -------------------------------------------------------------------------------
 
@@ -184,6 +235,7 @@ class Endpointer:
             return done
         room = self.max_samples - self._length
         self._append(block[:room])
+        self._note_level(block[:room])
         self._samples_seen += block.size
         if self._length >= self.max_samples:
             done.append(self._finish("max_length", self._samples_seen / SAMPLE_RATE))
@@ -205,6 +257,7 @@ class Endpointer:
             return None
         self._append(chunk)
         if prob >= self.neg_threshold:
+            self._heard_at = self._length
             self._last_speech_end_s = now_s
             self._silence_samples = 0
         else:
@@ -235,6 +288,9 @@ class Endpointer:
         self._clipped = bool(keep.size and np.max(np.abs(keep)) >= CLIP_LEVEL)
         self._start_s = (self._samples_seen - keep.size) / SAMPLE_RATE
         self._active = True
+        self._next_partial = 0
+        self._heard_at = self._length
+        self._loudest_rms = 0.0
 
     def _append(self, samples: np.ndarray) -> None:
         if samples.size:
@@ -242,6 +298,15 @@ class Endpointer:
             self._length += samples.size
             if not self._clipped and np.max(np.abs(samples)) >= CLIP_LEVEL:
                 self._clipped = True
+
+    def _note_level(self, samples: np.ndarray) -> None:
+        """Push-to-talk: remember when speech was last heard (for :meth:`partial_due`)."""
+        if not samples.size:
+            return
+        rms = float(np.sqrt(np.mean(np.square(samples))))
+        self._loudest_rms = max(self._loudest_rms, rms)
+        if rms >= self._loudest_rms * PARTIAL_QUIET_RATIO:
+            self._heard_at = self._length
 
     def _finish(self, reason: EndReason, speech_end_s: float) -> Utterance:
         audio = np.concatenate(self._parts) if self._parts else np.zeros(0, np.float32)
