@@ -22,15 +22,30 @@ from voxrad.core.volume import Volume
 
 
 class FakeTranscriber:
-    """Hears ``text`` in any audio; with ``script``, hears its items in turn first."""
+    """Hears ``text`` in any audio; with ``script``, hears its items in turn first.
+
+    A partial pass (``partial=True``) hears one word of ``text`` per second of audio, and
+    waits for ``partial_gate`` when given (set ``partial_started`` first); a final one waits
+    for ``gate`` when given. ``calls`` lists ("partial" | "final", seconds of audio) in order.
+    """
 
     def __init__(
-        self, text: str = "", *, script: Sequence[str] = (), fail: BaseException | None = None
+        self,
+        text: str = "",
+        *,
+        script: Sequence[str] = (),
+        fail: BaseException | None = None,
+        gate: threading.Event | None = None,
+        partial_gate: threading.Event | None = None,
     ) -> None:
         self.text = text
         self.script = list(script)
         self.wake_phrases: list[str] = []
         self.fail = fail
+        self.gate = gate
+        self.partial_gate = partial_gate
+        self.partial_started = threading.Event()
+        self.calls: list[tuple[str, float]] = []
         self.threads: set[str] = set()
         self.closed = 0
 
@@ -44,13 +59,24 @@ class FakeTranscriber:
         sample_rate: int = 16_000,
         context: Sequence[str] = (),
         wake_phrase: str = "",
+        partial: bool = False,
     ) -> Transcript:
         self.threads.add(threading.current_thread().name)
+        seconds = audio.size / sample_rate
+        self.calls.append(("partial" if partial else "final", seconds))
+        if partial:
+            self.partial_started.set()
+            if self.partial_gate is not None:
+                self.partial_gate.wait()
+            words = self.text.split()[: max(int(seconds), 1)]
+            return Transcript(" ".join(words), "en", seconds)
         self.wake_phrases.append(wake_phrase)
+        if self.gate is not None:
+            self.gate.wait()
         if self.fail is not None:
             raise self.fail
         text = self.script.pop(0) if self.script else self.text
-        return Transcript(text, "en", audio.size / sample_rate)
+        return Transcript(text, "en", seconds)
 
     def close(self) -> None:
         self.closed += 1

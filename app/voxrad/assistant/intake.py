@@ -11,6 +11,7 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from voxrad.assistant.commands import Action, Command, split_wake_phrase
@@ -43,9 +44,9 @@ class Intake:
             item = self._queue.get()
             if item is STOP:
                 return
-            record, t_submit, audio, rate, hands_free, epoch = item
+            record, t_submit, audio, rate, hands_free, epoch, transcribed = item
             try:
-                self._take(record, t_submit, audio, rate, hands_free, epoch)
+                self._take(record, t_submit, audio, rate, hands_free, epoch, transcribed)
             except Exception:  # a bug must not end the loop: the next turn still works
                 logger.exception("turn %d failed unexpectedly", record.turn_id)
                 record.error = "Something went wrong with this turn; see the log. Try again."
@@ -66,11 +67,12 @@ class Intake:
         rate: int,
         hands_free: bool,
         epoch: int,
+        transcribed: Callable[[Any], None] | None = None,
     ) -> None:
         intervals: list[tuple[float, float]] = []
         if audio is not None:
             wake = self.p.options.wake_phrase if hands_free else ""
-            self._transcribe(record, audio, rate, intervals, wake)
+            self._transcribe(record, audio, rate, intervals, wake, transcribed)
             if record.error:
                 self._close_intake(record, t_submit, intervals)
                 return
@@ -117,6 +119,7 @@ class Intake:
         rate: int,
         intervals: list[tuple[float, float]],
         wake_phrase: str,
+        transcribed: Callable[[Any], None] | None = None,
     ) -> None:
         if self.p._asr is None:
             record.error = "Speech recognition is not set up. Type the question instead."
@@ -126,6 +129,9 @@ class Intake:
             lambda t: t.transcribe(audio, sample_rate=rate, context=words, wake_phrase=wake_phrase),
             "transcribe",
         )
+        if transcribed is not None:
+            # On the ASR thread as the job ends, so before any later utterance's partial.
+            job.add_done_callback(transcribed)
         try:
             wait_job(job, None)
         except TurnFailedError as exc:

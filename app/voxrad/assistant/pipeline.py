@@ -28,6 +28,7 @@ import numpy as np
 
 from voxrad.assistant.commands import CommandGrammar
 from voxrad.assistant.intake import NOTHING_HEARD, STOP, Intake
+from voxrad.assistant.live_transcript import LiveTranscript
 from voxrad.assistant.question_queue import QuestionQueue
 from voxrad.assistant.turns import (
     Answerer,
@@ -39,6 +40,7 @@ from voxrad.assistant.turns import (
     ViewerActions,
 )
 from voxrad.assistant.workers import BackendWorker
+from voxrad.audio.endpointer import PartialUtterance
 from voxrad.backends.asr.base import Transcriber
 from voxrad.backends.tts.base import Speaker
 from voxrad.core.conversation import Turn
@@ -67,6 +69,9 @@ class PipelineOptions:
     #: Text -> text applied to each sentence before speaking; None means
     #: :func:`voxrad.assistant.speech_text.speakable` (units and symbols in words).
     speech_text: Callable[[str], str] | None = None
+    #: Show words heard so far while speaking ("partial" events), every interval seconds.
+    live_transcript: bool = True
+    live_transcript_interval_s: float = 1.0
 
 
 class AssistantPipeline:
@@ -115,6 +120,7 @@ class AssistantPipeline:
         self._turns: list[TurnRecord] = []
         self._study_words: tuple[str, ...] = ()
         self._intake = Intake(self)
+        self.live_transcript = LiveTranscript(self)
         self.questions = QuestionQueue(
             self._lock,
             busy_policy=self.options.busy_policy,
@@ -230,7 +236,12 @@ class AssistantPipeline:
         """Listening ended without an utterance (released at once, or cancelled)."""
         with self._lock:
             self._listening_since = None
+        self.live_transcript.stop()
         self._update_state()
+
+    def submit_partial(self, partial: PartialUtterance) -> bool:
+        """Speech so far: shown as a "partial" event, never a turn (:class:`LiveTranscript`)."""
+        return self.live_transcript.submit(partial)
 
     def submit_audio(
         self,
@@ -252,7 +263,8 @@ class AssistantPipeline:
         with self._lock:
             self._transcribing += 1
             epoch = self._cancel_epoch
-        self._intake.put((record, now, audio, sample_rate, hands_free, epoch))
+        transcribed = self.live_transcript.end_utterance()
+        self._intake.put((record, now, audio, sample_rate, hands_free, epoch, transcribed))
         self._update_state()
         return record.turn_id
 
@@ -261,7 +273,7 @@ class AssistantPipeline:
         self.start()
         record = self._new_record("typed")
         record.transcript = text.strip()
-        self._intake.put((record, time.perf_counter(), None, 0, False, self._cancel_epoch))
+        self._intake.put((record, time.perf_counter(), None, 0, False, self._cancel_epoch, None))
         return record.turn_id
 
     def microphone_failed(self, error: VoxRadError) -> None:
@@ -269,6 +281,7 @@ class AssistantPipeline:
         with self._lock:
             was_listening = self._listening_since is not None
             self._listening_since = None
+        self.live_transcript.clear()
         record = self._new_record("voice")
         record.kind = "empty"
         record.error = error.user_message()
@@ -283,6 +296,7 @@ class AssistantPipeline:
         any speech."""
         with self._lock:
             self._cancel_epoch += 1
+        self.live_transcript.clear()
         self.questions.cancel_all()
         self.stop_speaking()
         self._update_state()

@@ -191,6 +191,7 @@ class TurnRecord:
 EventKind = Literal[
     "state",  # the pipeline state changed (``state``)
     "transcript",  # the turn's transcript is known
+    "partial",  # words heard so far while speaking (``text``; no turn; "" clears; never saved)
     "command",  # a command was handed to the viewer
     "token",  # raw model text arrived (``text``)
     "sentence",  # a sentence is being spoken (``text``)

@@ -155,6 +155,11 @@ class AssistantSettings(BaseModel):
     muted: bool = False
     #: Listen continuously (voice activity detection, wake phrase) instead of push-to-talk.
     hands_free: bool = False
+    #: Show what is being heard while the clinician speaks ("Hearing: ..."), replaced by the
+    #: final transcript when the utterance ends. Never saved.
+    live_transcript: bool = True
+    #: Seconds of speech between two live-transcript updates.
+    live_transcript_interval_s: float = Field(1.0, ge=0.3, le=5.0)
 
 
 _file_values: ContextVar[dict[str, Any] | None] = ContextVar("_file_values", default=None)
