@@ -44,14 +44,14 @@ class MaskLayer:
     def update(self, layer: OverlayLayer | None, volume: Volume) -> None:
         """Rebuild the label volume when the layer changed (cheap when it did not)."""
         version = -2 if layer is None else layer.version
-        if version == self._version and self._image is not None:
+        if version == self._version:  # runs on every slice step: the layer rarely changes
             return
-        self._version = version
         masks = [m for m in (layer or ()) if isinstance(m, OverlayMask)][:_MAX_MASKS]
         self.ids = [m.id for m in masks]
         if not masks:
             self.actor.SetVisibility(False)
             self.labels = None
+            self._version = version
             return
         labels = np.zeros(volume.shape, np.uint8)
         for n, mask in enumerate(masks, start=1):
@@ -61,6 +61,7 @@ class MaskLayer:
                 )
             labels[mask.voxels.astype(bool)] = n
         self.labels = labels
+        self._version = version  # only once built: a bad mask raises again next time
         highlighted = layer.highlighted if layer is not None else None
         self.lut.SetNumberOfTableValues(len(masks) + 1)
         self.lut.SetTableRange(0, len(masks))

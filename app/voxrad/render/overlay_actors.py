@@ -113,7 +113,6 @@ class OverlayActors:
         plane_mm = slice_index * spacing[axes.normal] + towards_viewer
         highlighted = layer.highlighted if layer is not None else None
         for item in layer or ():
-            color = _rgb(item.color)
             label = ""
             anchor: np.ndarray | None = None
             if isinstance(item, OverlayBox):
@@ -130,7 +129,7 @@ class OverlayActors:
                     c[axes.normal] = plane_mm
                     corners.append(c)
                 target = self.highlight_lines if item.id == highlighted else self.lines
-                target.add_loop(corners, color)
+                target.add_loop(corners, _rgb(item.color))
                 label = item.label
                 # Label above the box's top edge on screen.
                 top_u = ub if axes.up_sign > 0 else ua
@@ -146,7 +145,7 @@ class OverlayActors:
                     continue
                 at = ijk * spacing
                 at[axes.normal] = plane_mm
-                self.points.add_vertex(at, color)
+                self.points.add_vertex(at, _rgb(item.color))
                 label = item.text if isinstance(item, OverlayCallout) else item.label
                 anchor = at
             else:  # masks are drawn by MaskLayer
