@@ -202,6 +202,11 @@ class AssistantBridge(QObject):
     # -- GUI thread ----------------------------------------------------------------------------
     def _on_event(self, event: PipelineEvent) -> None:
         self.panel.set_state(event.state)
+        if event.kind == "partial":
+            # No turn: the pipeline drops partials of ended or cancelled utterances itself,
+            # and clears the line ("") once their final transcript is known.
+            self.panel.show_live_text(event.text)
+            return
         rec = event.turn
         if rec is None:
             return

@@ -91,6 +91,11 @@ class ConversationPanel(QWidget):
         self.earlier = QLabel("", self.turns_box)
         self.earlier.hide()
         self.turns_layout.insertWidget(0, self.earlier)
+        # What is heard while the clinician speaks, next to the talk button; never saved.
+        self.live_text = plain_label(self, "liveTranscript")
+        self.live_text.setStyleSheet("color: #9a9a9a; font-style: italic;")
+        self.live_text.hide()
+        col.addWidget(self.live_text)
         entry = QHBoxLayout()
         self.talk_button = QPushButton("Hold to talk", self)
         self.talk_button.pressed.connect(self.talk_pressed)
@@ -131,6 +136,13 @@ class ConversationPanel(QWidget):
         self.state = state
         self.state_label.setText(STATE_TEXT[state])
         self.cancel_button.setEnabled(state != PipelineState.IDLE)
+
+    def show_live_text(self, text: str) -> None:
+        """What is heard so far ("Hearing: ..."); "" clears the line. Only the label's text
+        changes while it is shown: the layout moves once per utterance, not per update."""
+        self.live_text.setText(f"Hearing: {text}\u2026" if text else "")
+        if self.live_text.isHidden() == bool(text):
+            self.live_text.setVisible(bool(text))
 
     def set_remote_server(self, host: str | None) -> None:
         """Mark, permanently, that questions and images go to the site server ``host``."""

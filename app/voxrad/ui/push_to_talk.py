@@ -2,8 +2,9 @@
 
 A configurable key (F4 by default; a foot pedal sends a key too), the mouse's side buttons
 and the panel's button start listening while held; pressing while the reply is spoken
-stops it (barge-in). The microphone calls back on its capture thread: utterances go
-straight to the (thread-safe) pipeline, a lost device is re-emitted as a queued signal.
+stops it (barge-in). The microphone calls back on its capture thread: utterances, and the
+speech so far for the live transcript, go straight to the (thread-safe) pipeline; a lost
+device is re-emitted as a queued signal.
 Split from :mod:`voxrad.ui.assistant_bridge`, which applies what the pipeline answers.
 """
 
@@ -11,13 +12,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QKeyEvent, QKeySequence, QMouseEvent
 from PySide6.QtWidgets import QApplication, QWidget
 
 from voxrad.assistant.pipeline import AssistantPipeline
+from voxrad.audio.endpointer import PartialUtterance
 from voxrad.core.errors import VoxRadError
 from voxrad.ui.conversation_panel import ConversationPanel
 
@@ -35,6 +37,15 @@ class MicrophoneLike(Protocol):
     def press(self) -> None: ...
     def release(self) -> None: ...
     def stop(self, timeout: float = 2.0) -> None: ...
+
+
+@runtime_checkable
+class LiveMicrophone(MicrophoneLike, Protocol):
+    """A microphone that can also hand out the speech recorded so far (optional: a
+    microphone without these attributes simply gives no live transcript)."""
+
+    on_partial: Callable[[PartialUtterance], object] | None
+    partial_interval_s: float
 
 
 #: Builds a microphone from (on_utterance, on_error) callbacks.
@@ -111,7 +122,20 @@ class PushToTalk(QObject):
             self.panel.set_notice(NO_MICROPHONE)
             return False
         self.microphone = mic
+        self._attach_live_transcript()
         return True
+
+    def _attach_live_transcript(self) -> None:
+        """Let the microphone hand the speech so far to the pipeline (set here, after the
+        factory built it, so the factory needs no part in it), with the pipeline's options
+        of now: called on each start, press and utterance, so a changed setting applies from
+        the next utterance, push-to-talk or hands-free. Two attribute writes, any thread."""
+        mic = self.microphone
+        if not isinstance(mic, LiveMicrophone):
+            return
+        options = self.pipeline.options
+        mic.partial_interval_s = options.live_transcript_interval_s
+        mic.on_partial = self.pipeline.submit_partial if options.live_transcript else None
 
     def replace_microphone(self, factory: MicrophoneFactory | None) -> bool:
         """Close the microphone and open one from ``factory`` (another device or mode)."""
@@ -125,6 +149,7 @@ class PushToTalk(QObject):
         mic, self.microphone = self.microphone, None
         if mic is not None:
             mic.stop()
+            self.pipeline.live_transcript.clear()  # an utterance cut off: no live text stays
 
     def shutdown(self) -> None:
         app = QApplication.instance()
@@ -144,6 +169,7 @@ class PushToTalk(QObject):
             self.pipeline.stop_listening()
             return
         self.panel.set_notice("")
+        self._attach_live_transcript()
         self.microphone.press()  # type: ignore[union-attr]
 
     def release(self) -> None:
@@ -186,6 +212,7 @@ class PushToTalk(QObject):
         # Anything but a push-to-talk release was endpointed by the VAD (hands-free): the
         # pipeline then expects the wake phrase.
         hands_free = utterance.reason != "released"
+        self._attach_live_transcript()
         self.pipeline.submit_audio(
             utterance.audio, sample_rate=utterance.sample_rate, hands_free=hands_free
         )
