@@ -78,7 +78,7 @@ def test_demo_ct_loads_middle_slice_first_and_shows_2d_mpr_3d(
     three_d = capture_rgb(vv.GetRenderWindow())
     assert (np.abs(three_d.astype(int) - [13, 13, 18]).sum(axis=2) > 40).mean() > 0.02
     assert vv.scene is not None and vv.scene.mapper_name == "vtkFixedPointVolumeRayCastMapper"
-    window.view_area.render_all()  # the 2-D views at their new size (the 3-D view was captured above)
+    window.view_area.render_all()  # 2-D views at their new size (3-D: captured above)
     shot = QApplication.primaryScreen().grabWindow(0).copy(window.frameGeometry())
     assert shot.save(str(artifacts_dir / "viewer-mpr-3d.png"))
     assert not window.banner.isVisible()  # the sample has no geometry warnings
