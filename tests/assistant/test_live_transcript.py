@@ -236,3 +236,22 @@ def test_settings_defaults_match_the_pipeline_and_are_bounded(
     assert Settings().assistant.live_transcript is False
     with pytest.raises(ValidationError):
         AssistantSettings(live_transcript_interval_s=0.1)  # a pass takes ~0.3 s on a CPU
+
+
+def test_hands_free_room_talk_without_the_wake_phrase_is_not_shown(live: Any) -> None:
+    room = FakeTranscriber("the patient is stable today")
+    pipeline, log, _ = live(room, wake_phrase="VoxRad")
+    assert pipeline.submit_partial(so_far(3.0, hands_free=True))
+    done = pipeline.submit_audio(np.zeros(3 * SR, np.float32), hands_free=True)
+    log.wait_for(lambda e: e.kind == "transcript" and e.turn.turn_id == done)
+    assert pipeline.live_transcript.stats.submitted == 1
+    assert partial_texts(log) == []
+    addressed = FakeTranscriber("VoxRad, next slice please")
+    pipeline, log, _ = live(addressed, wake_phrase="VoxRad")
+    asr = pipeline._asr
+    assert asr is not None
+    assert pipeline.submit_partial(so_far(1.0, hands_free=True))  # "VoxRad," alone
+    assert asr.submit(lambda _t: None, "after the pass").done.wait(5)
+    assert pipeline.live_transcript.stats.emitted == 0
+    assert pipeline.submit_partial(so_far(3.0, hands_free=True))
+    log.wait_for(is_partial("VoxRad, next slice"))

@@ -14,6 +14,8 @@ it, so a dropped partial can never be shown after the line was cleared.
 
 Partial text is only ever emitted as a ``"partial"`` :class:`PipelineEvent` with no turn: it
 is not a turn, so it is never saved, audited or sent to the model, and it is logged at DEBUG.
+Hands-free with a wake phrase, only speech that starts with the phrase is shown (and only
+once words follow it): room talk VoxRad ignores does not scroll past on screen.
 An empty ``"partial"`` event clears the line: when the utterance's final transcript is known,
 on cancel, and when the microphone stops.
 """
@@ -26,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from voxrad.assistant.commands import split_wake_phrase
 from voxrad.audio.endpointer import PartialUtterance
 
 if TYPE_CHECKING:
@@ -70,12 +73,7 @@ class LiveTranscript:
         """Offer the utterance recorded so far; True if a partial pass was queued, False when
         skipped: the live transcript is off, there is no ASR, push-to-talk was already
         released, or the previous partial is still queued or running."""
-        p, audio, sample_rate, hands_free = (
-            self.p,
-            partial.audio,
-            partial.sample_rate,
-            partial.hands_free,
-        )
+        p, audio, hands_free = self.p, partial.audio, partial.hands_free
         if not p.options.live_transcript or p._asr is None:
             return False
         # Push-to-talk: audio recorded before the release can still arrive after it (the
@@ -97,12 +95,16 @@ class LiveTranscript:
                         self.stats.dropped_queued += 1
                         return None  # its utterance ended while it waited: free the thread
                 return transcriber.transcribe(
-                    audio, sample_rate=sample_rate, context=words, wake_phrase=wake, partial=True
+                    audio,
+                    sample_rate=partial.sample_rate,
+                    context=words,
+                    wake_phrase=wake,
+                    partial=True,
                 )
 
             job = p._asr.submit(run, "partial transcript")
             self._in_flight = job
-        job.add_done_callback(lambda done: self._finished(done, generation))
+        job.add_done_callback(lambda done: self._finished(done, generation, wake))
         return True
 
     def end_utterance(self) -> Callable[[Any], None]:
@@ -128,7 +130,7 @@ class LiveTranscript:
 
     # --- internals ---------------------------------------------------------------------------
 
-    def _finished(self, job: Job[Any], generation: int) -> None:
+    def _finished(self, job: Job[Any], generation: int, wake_phrase: str) -> None:
         # The pipeline's emit lock first, as every emitter takes it: a listener that calls
         # clear() while an event is delivered then cannot deadlock with this thread.
         with self.p._emit_lock, self._lock:
@@ -150,6 +152,10 @@ class LiveTranscript:
             )
             # An empty pass (silence so far, or text the guard dropped) keeps the last one.
             if not text:
+                return
+            # Hands-free with a wake phrase: talk in the room that does not start with it is
+            # not for VoxRad (the final transcript is ignored too), so it is not put on screen.
+            if wake_phrase and not split_wake_phrase(text, wake_phrase):
                 return
             self.stats.emitted += 1
             self._shown = generation
