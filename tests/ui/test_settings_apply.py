@@ -232,6 +232,7 @@ Change = Callable[[Settings], Settings]
         (lambda s: changed(s, "audio", wake_phrase="Hey Rad"), {"options"}),
         (lambda s: changed(s, "commands", synonyms={"chest please": "lung window"}), {"options"}),
         (lambda s: changed(s, "assistant", busy_policy="cancel"), {"options"}),
+        (lambda s: changed(s, "assistant", live_transcript=False), {"options"}),
         (lambda s: changed(s, "audio", silence_s=1.5), {"microphone"}),
         (lambda s: changed(s, "privacy", mask_text_bands=False), {"vlm"}),
         (lambda s: changed(s, "models", directory="/srv/models"), {"asr", "vlm"}),

@@ -65,6 +65,8 @@ def test_values_round_trip_through_the_settings_file(
         "tts.voice": "english",
         "tts.rate": 150,
         "assistant.muted": True,
+        "assistant.live_transcript": False,
+        "assistant.live_transcript_interval_s": 1.5,
     }
     for name, value in edits.items():
         dialog.set_value(name, value)
@@ -92,6 +94,11 @@ def test_values_round_trip_through_the_settings_file(
         ("vlm.server_url", "vlm.hospital.example", "must start with http"),
         ("asr.lexicon_path", "/no/such/lexicon.txt", "Site lexicon file is not a file"),
         ("tts.rate", 30, "Speech rate (words/min): Input should be greater than or equal to 60"),
+        (
+            "assistant.live_transcript_interval_s",
+            0.1,
+            "Live transcript update (s): Input should be greater than or equal to 0.3",
+        ),
     ],
 )
 def test_an_invalid_value_is_refused_with_a_message_and_not_saved(

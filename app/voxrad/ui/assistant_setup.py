@@ -110,6 +110,8 @@ def pipeline_options(settings: Settings) -> dict[str, Any]:
         "muted": prefs.muted,
         "wake_phrase": audio.wake_phrase if audio.require_wake_phrase else "",
         "synonyms": settings.commands.synonyms,
+        "live_transcript": prefs.live_transcript,
+        "live_transcript_interval_s": prefs.live_transcript_interval_s,
     }
 
 

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
+    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
@@ -49,6 +50,8 @@ FIELDS: dict[str, str] = {
     "asr.model": "Speech model",
     "asr.language": "Language",
     "asr.lexicon_path": "Site lexicon file",
+    "assistant.live_transcript": "Show what is heard while speaking",
+    "assistant.live_transcript_interval_s": "Live transcript update (s)",
     "vlm.backend": "Model engine",
     "vlm.model": "Model",
     "vlm.gpu_layers": "GPU layers (-1 auto)",
@@ -167,6 +170,13 @@ class SettingsDialog(QDialog):
             spin = QSpinBox(self)
             spin.setRange(-1 if name == "vlm.gpu_layers" else 0, 1000)
             return spin
+        if isinstance(value, float):
+            # The schema's own bounds are checked on save, like every other field.
+            real = QDoubleSpinBox(self)
+            real.setRange(0.0, 1000.0)
+            real.setDecimals(1)
+            real.setSingleStep(0.1)
+            return real
         if name in ("audio.input_device", "asr.model", "vlm.model", "vlm.backend"):
             combo = QComboBox(self)
             combo.setEditable(True)
@@ -183,7 +193,7 @@ class SettingsDialog(QDialog):
         widget = self.widgets[name]
         if isinstance(widget, QCheckBox):
             return widget.isChecked()
-        if isinstance(widget, QSpinBox):
+        if isinstance(widget, (QSpinBox, QDoubleSpinBox)):
             return widget.value()
         if isinstance(widget, QComboBox):
             return widget.currentText().strip()
@@ -196,6 +206,8 @@ class SettingsDialog(QDialog):
             widget.setChecked(bool(value))
         elif isinstance(widget, QSpinBox):
             widget.setValue(int(value))
+        elif isinstance(widget, QDoubleSpinBox):
+            widget.setValue(float(value))
         elif isinstance(widget, QComboBox):
             widget.setCurrentText(str(value))
         else:
