@@ -74,6 +74,8 @@ def test_a_saved_talk_key_talks_at_once_the_old_one_not_and_the_menu_shows_it(
         assert dialog.save()
     assert win.statusBar().currentMessage() == "Settings saved and applied."
     assert bridge.menu_actions["hold_to_talk"].text() == "Hold to talk\tF9 / mouse side button"
+    talk_tip = win.conversation_panel.talk_button.toolTip()
+    assert "F9" in talk_tip and "side button" in talk_tip
     win.activateWindow()
     qtbot.waitUntil(win.isActiveWindow, timeout=5_000)
     [mic] = fakes.microphones  # the key changed, not the microphone
@@ -93,6 +95,7 @@ def test_a_saved_talk_key_talks_at_once_the_old_one_not_and_the_menu_shows_it(
     apply_saved_settings(win, changed(live.current, "assistant", side_button_talk=False))
     assert not bridge.talk.side_button_talk
     assert bridge.menu_actions["hold_to_talk"].text() == "Hold to talk\tF9"
+    assert win.conversation_panel.talk_button.toolTip() == "Hold to talk (or hold F9)"
 
 
 def test_a_new_voice_reloads_only_the_speech_engine_and_the_next_reply_uses_it(

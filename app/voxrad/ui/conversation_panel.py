@@ -128,8 +128,10 @@ class ConversationPanel(QWidget):
         self.input.setFocus(Qt.FocusReason.ShortcutFocusReason)
         self.input.selectAll()
 
-    def set_talk_key(self, key_text: str) -> None:
-        self.talk_button.setToolTip(f"Hold to talk (or hold {key_text} / the mouse's side button)")
+    def set_talk_key(self, key_text: str, *, side_button: bool = True) -> None:
+        """Say on the talk button's tooltip which key (and button) also talk."""
+        side = " / the mouse's side button" if side_button else ""
+        self.talk_button.setToolTip(f"Hold to talk (or hold {key_text}{side})")
 
     # -- shown state ---------------------------------------------------------------------------
     def set_state(self, state: PipelineState) -> None:

@@ -87,8 +87,7 @@ class PushToTalk(QObject):
         self.microphone: MicrophoneLike | None = None
         self.microphone_factory = microphone_factory
         self.talk_key = QKeySequence()
-        #: The mouse's side buttons act as push-to-talk (settings: assistant.side_button_talk).
-        self.side_button_talk = True
+        self._side_button_talk = True
         self._talking = False
         self.microphone_lost.connect(self._on_microphone_lost, Qt.ConnectionType.QueuedConnection)
         panel.talk_pressed.connect(self.press)
@@ -103,7 +102,17 @@ class PushToTalk(QObject):
         if self._talking:
             self.release()  # a key changed while held must not leave the microphone open
         self.talk_key = QKeySequence(key)
-        self.panel.set_talk_key(self.talk_key.toString())
+        self.panel.set_talk_key(self.talk_key.toString(), side_button=self._side_button_talk)
+
+    @property
+    def side_button_talk(self) -> bool:
+        """The mouse's side buttons act as push-to-talk (settings: assistant.side_button_talk)."""
+        return self._side_button_talk
+
+    @side_button_talk.setter
+    def side_button_talk(self, on: bool) -> None:
+        self._side_button_talk = on
+        self.panel.set_talk_key(self.talk_key.toString(), side_button=on)
 
     def start_microphone(self) -> bool:
         """Open the microphone; when there is none, say so (typing still works)."""
