@@ -10,7 +10,7 @@ same view: with software OpenGL it is most of every stall, since an answer's box
 command must redraw the view once; the bridge updates the panel in one event-loop pass and
 redraws in the next, so one stall should hold one render and little else.
 
-    .venv/bin/python benchmarks/bench_assistant_ui.py [--turns 40] [--layout 2x2]
+    .venv/bin/python benchmarks/bench_assistant_ui.py [--turns 40] [--layout 2x2] [--study DIR]
 
 With ``--layout 2x2`` the three 2-D views and the 3-D view are on screen; an answer's boxes
 must redraw the 2-D views only (the 3-D view shows no overlays).
@@ -43,6 +43,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--turns", type=int, default=40)
     parser.add_argument("--layout", choices=("1x1", "2x2"), default="1x1")
+    parser.add_argument(
+        "--study",
+        type=Path,
+        default=None,
+        help="show this study instead of the small test volume (e.g. assets/sample-ct: "
+        "512x512 slices, so each answer on another slice uploads a full-size texture)",
+    )
     args = parser.parse_args()
     # PySide6 6.12.0 drops a reference to True on each Signal.emit() and one to None on each
     # call of a void method (processEvents, QTimer.start): a long run frees them and aborts
@@ -84,6 +91,12 @@ def main() -> int:
                     spin()
 
         win, bridge = _make(Bot())
+        if args.study is not None:
+            from voxrad.imaging.registry import open_study
+
+            volume = open_study(args.study).find().load_volume()
+            win.view_area.set_volume(volume)
+            win.volume_loaded.emit(volume)
         win.view_area.set_layout(args.layout)
         Bot().waitExposed(win)
         view = win.view_area.views["axial"]
