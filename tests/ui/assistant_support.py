@@ -91,6 +91,12 @@ def make_window(
     )
     win.assistant = bridge
     bridge.start()
+    show_small_ct(qtbot, win)
+    return win, bridge
+
+
+def show_small_ct(qtbot: Any, win: MainWindow) -> None:
+    """Show ``win`` and open a small CT (box_volume) in it, as the loader would."""
     win.resize(1400, 800)
     win.show()
     qtbot.waitExposed(win)
@@ -98,7 +104,6 @@ def make_window(
     win.study_path, win.series_number = "study-a", 0
     win.view_area.set_volume(volume)
     win.volume_loaded.emit(volume)  # what the loader emits once a study is shown
-    return win, bridge
 
 
 def turn_event(kind: str, ids: list[int]) -> Callable[[PipelineEvent], bool]:

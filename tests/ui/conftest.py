@@ -1,6 +1,7 @@
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,3 +20,16 @@ def x_display() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def qapp_args(x_display: str) -> list[str]:
     return ["voxrad-tests", "-platform", "xcb"]
+
+
+@pytest.fixture
+def made() -> Iterator[list[Any]]:
+    """Main windows a test made: closed (which shuts their assistant down) afterwards."""
+    windows: list[Any] = []
+    yield windows
+    from PySide6.QtWidgets import QApplication
+
+    for win in windows:
+        win.close()
+        win.deleteLater()
+    QApplication.processEvents()

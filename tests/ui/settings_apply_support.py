@@ -5,10 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from assistant_support import FakeAnswerer, FakeMicrophone, FakeSpeaker, FakeTranscriber
+from assistant_support import (
+    FakeAnswerer,
+    FakeMicrophone,
+    FakeSpeaker,
+    FakeTranscriber,
+    show_small_ct,
+)
 from PySide6.QtWidgets import QApplication
 
-from render_support import box_volume
 from voxrad.core.errors import VoxRadError
 from voxrad.core.settings import Settings, load_settings
 from voxrad.ui.assistant_bridge import AssistantBridge
@@ -89,13 +94,7 @@ def make_live_window(
     settings = load_settings() if settings is None else settings
     bridge = build_assistant(win, settings, engines=fakes.engines())
     bridge.start()
-    win.resize(1400, 800)
-    win.show()
-    qtbot.waitExposed(win)
-    volume = box_volume()
-    win.study_path, win.series_number = "study-a", 0
-    win.view_area.set_volume(volume)
-    win.volume_loaded.emit(volume)
+    show_small_ct(qtbot, win)
     qtbot.waitUntil(lambda: fakes.counts() == (1, 1, 1), timeout=10_000)
     return win, bridge
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import gc
 import threading
 import tracemalloc
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,15 +42,6 @@ from voxrad.ui.push_to_talk import NO_MICROPHONE
 from voxrad.ui.turn_widget import DISCLAIMER, MAX_VISIBLE_TURNS, finding_overlay_id
 
 pytestmark = pytest.mark.gl
-
-
-@pytest.fixture
-def made() -> Iterator[list[MainWindow]]:
-    windows: list[MainWindow] = []
-    yield windows
-    for win in windows:
-        win.close()  # shuts the assistant down (closeEvent)
-        win.deleteLater()
 
 
 def test_typed_question_answers_with_model_and_draws_the_box_on_its_slice(

@@ -7,7 +7,6 @@ loads keeps the study's identity but no series.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
@@ -24,15 +23,6 @@ pytestmark = pytest.mark.gl
 
 IDENTITY = PatientIdentity("QUOKKA^WILHELMINA", "ZX-99173", "19610305", "ACC55821X", "Bartleby")
 INFO = SeriesInfo("1.2.826.0.1.3680043.8.498.7", "CT", "chest", (6, 64, 64), study_uid="1.2.3")
-
-
-@pytest.fixture
-def made() -> Iterator[list[MainWindow]]:
-    windows: list[MainWindow] = []
-    yield windows
-    for win in windows:
-        win.close()
-        win.deleteLater()
 
 
 def test_questions_carry_the_open_study_identity_and_series(

@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 from assistant_support import ask
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication
 from settings_apply_support import FakeEngines, changed, make_live_window
 from settings_fakes import (
     FakeCrashingHub,
@@ -202,16 +201,6 @@ def test_no_microphone_is_a_message_and_set_up_goes_on(qtbot: Any, tmp_path: Pat
 
 
 # --- the running assistant follows the set-up ---------------------------------------------
-
-
-@pytest.fixture
-def made() -> Iterator[list[MainWindow]]:
-    windows: list[MainWindow] = []
-    yield windows
-    for win in windows:
-        win.close()  # shuts the assistant down
-        win.deleteLater()
-    QApplication.processEvents()
 
 
 def fake_set_up(win: MainWindow, path: Path) -> FirstRunDialog:

@@ -5,7 +5,7 @@ clears it. Backends and microphone are scripted fakes; pipeline, bridge and pane
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, ClassVar
 
@@ -42,15 +42,6 @@ class FakeLiveMicrophone(FakeMicrophone):
         )
         capture.start()
         capture.join(5)
-
-
-@pytest.fixture
-def made() -> Iterator[list[MainWindow]]:
-    windows: list[MainWindow] = []
-    yield windows
-    for win in windows:
-        win.close()
-        win.deleteLater()
 
 
 def partial(text: str) -> Callable[[PipelineEvent], bool]:

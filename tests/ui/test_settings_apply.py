@@ -5,7 +5,7 @@ what they build and close (tests/assistant/pipeline_fakes.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 from assistant_support import ask
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication
 from settings_apply_support import FakeEngines, changed, make_live_window
 from settings_fakes import FakeLevelSources
 
@@ -36,16 +35,6 @@ pytestmark = pytest.mark.gl
 @pytest.fixture
 def fakes() -> FakeEngines:
     return FakeEngines()
-
-
-@pytest.fixture
-def made() -> Iterator[list[MainWindow]]:
-    windows: list[MainWindow] = []
-    yield windows
-    for win in windows:
-        win.close()  # shuts the assistant down (closeEvent)
-        win.deleteLater()
-    QApplication.processEvents()
 
 
 def spoken_turn(qtbot: Any, bridge: AssistantBridge) -> None:
