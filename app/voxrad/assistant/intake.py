@@ -12,6 +12,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from voxrad.assistant.commands import Action, Command, split_wake_phrase
@@ -28,6 +29,23 @@ NOTHING_HEARD = "Nothing was heard. Hold the talk button while you speak, or typ
 STOP = object()
 
 
+@dataclass(frozen=True)
+class IntakeItem:
+    """One utterance or typed text waiting for the intake thread."""
+
+    record: TurnRecord
+    #: When it was submitted (perf_counter): the turn's own time counts from here.
+    t_submit: float
+    #: The utterance's samples; None for typed text (``record.transcript`` holds it).
+    audio: Any = None
+    sample_rate: int = 0
+    hands_free: bool = False
+    #: The pipeline's cancel epoch at submission: a cancel since then drops the utterance.
+    epoch: int = 0
+    #: Called when the final transcription ends (the live transcript clears its line).
+    transcribed: Callable[[Any], None] | None = None
+
+
 class Intake:
     """Owns the ``voxrad-intake`` thread and its queue."""
 
@@ -36,7 +54,8 @@ class Intake:
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self.thread = threading.Thread(target=self._intake_loop, name="voxrad-intake", daemon=True)
 
-    def put(self, item: Any) -> None:
+    def put(self, item: IntakeItem | object) -> None:
+        """Queue an :class:`IntakeItem` (or :data:`STOP`)."""
         self._queue.put(item)
 
     def _intake_loop(self) -> None:
@@ -44,39 +63,31 @@ class Intake:
             item = self._queue.get()
             if item is STOP:
                 return
-            record, t_submit, audio, rate, hands_free, epoch, transcribed = item
+            record = item.record
             try:
-                self._take(record, t_submit, audio, rate, hands_free, epoch, transcribed)
+                self._take(item)
             except Exception:  # a bug must not end the loop: the next turn still works
                 logger.exception("turn %d failed unexpectedly", record.turn_id)
                 record.error = "Something went wrong with this turn; see the log. Try again."
                 self.p._finish(record)
             finally:
-                if audio is not None:
+                if item.audio is not None:
                     # Only now: a question is already queued, so the state goes straight
                     # from transcribing to thinking.
                     with self.p._lock:
                         self.p._transcribing -= 1
                     self.p._update_state()
 
-    def _take(
-        self,
-        record: TurnRecord,
-        t_submit: float,
-        audio: Any,
-        rate: int,
-        hands_free: bool,
-        epoch: int,
-        transcribed: Callable[[Any], None] | None = None,
-    ) -> None:
+    def _take(self, item: IntakeItem) -> None:
+        record, t_submit, hands_free = item.record, item.t_submit, item.hands_free
         intervals: list[tuple[float, float]] = []
-        if audio is not None:
+        if item.audio is not None:
             wake = self.p.options.wake_phrase if hands_free else ""
-            self._transcribe(record, audio, rate, intervals, wake, transcribed)
+            self._transcribe(record, item, intervals, wake)
             if record.error:
                 self._close_intake(record, t_submit, intervals)
                 return
-            if epoch != self.p._cancel_epoch:
+            if item.epoch != self.p._cancel_epoch:
                 record.cancelled = True
                 record.messages.append("Cancelled.")
                 self.p._emit("message", record, "Cancelled.")
@@ -115,12 +126,11 @@ class Intake:
     def _transcribe(
         self,
         record: TurnRecord,
-        audio: Any,
-        rate: int,
+        item: IntakeItem,
         intervals: list[tuple[float, float]],
         wake_phrase: str,
-        transcribed: Callable[[Any], None] | None = None,
     ) -> None:
+        audio, rate, transcribed = item.audio, item.sample_rate, item.transcribed
         if self.p._asr is None:
             record.error = "Speech recognition is not set up. Type the question instead."
             return

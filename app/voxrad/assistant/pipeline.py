@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from voxrad.assistant.commands import CommandGrammar
-from voxrad.assistant.intake import NOTHING_HEARD, STOP, Intake
+from voxrad.assistant.intake import NOTHING_HEARD, STOP, Intake, IntakeItem
 from voxrad.assistant.live_transcript import LiveTranscript
 from voxrad.assistant.question_queue import QuestionQueue
 from voxrad.assistant.turns import (
@@ -264,7 +264,8 @@ class AssistantPipeline:
             self._transcribing += 1
             epoch = self._cancel_epoch
         transcribed = self.live_transcript.end_utterance()
-        self._intake.put((record, now, audio, sample_rate, hands_free, epoch, transcribed))
+        item = IntakeItem(record, now, audio, sample_rate, hands_free, epoch, transcribed)
+        self._intake.put(item)
         self._update_state()
         return record.turn_id
 
@@ -273,7 +274,7 @@ class AssistantPipeline:
         self.start()
         record = self._new_record("typed")
         record.transcript = text.strip()
-        self._intake.put((record, time.perf_counter(), None, 0, False, self._cancel_epoch, None))
+        self._intake.put(IntakeItem(record, time.perf_counter(), epoch=self._cancel_epoch))
         return record.turn_id
 
     def microphone_failed(self, error: VoxRadError) -> None:
