@@ -29,7 +29,7 @@ from voxrad.assistant.answering import AskOptions, ask
 from voxrad.assistant.auditing import record_answer
 from voxrad.assistant.privacy import BurnedInRisk, PrivacyPolicy, burned_in_risk
 from voxrad.backends.vlm.base import GenerationRequest, VisionLanguageModel
-from voxrad.backends.vlm.registry import ModelSpec, create_vlm, resolve_model
+from voxrad.backends.vlm.registry import ModelSpec, create_app_vlm, resolve_model
 from voxrad.core.conversation import Answer, Question, Turn
 from voxrad.core.errors import BackendError
 from voxrad.core.settings import PrivacySettings, Settings, VlmSettings
@@ -70,7 +70,8 @@ class ModelAnswerer:
         Where installed models are (``settings.models.resolved_directory()``).
     engine_factory
         Builds the engine for a resolved model; defaults to the registry's
-        :func:`~voxrad.backends.vlm.registry.create_vlm`.
+        :func:`~voxrad.backends.vlm.registry.create_app_vlm` (in a child process when
+        ``settings.separate_process``).
     audit_dir
         Where the audit log is (default: :func:`voxrad.records.audit.default_dir`). The
         answerer holds the application's one :class:`~voxrad.records.audit.AuditLog`, opened
@@ -90,7 +91,7 @@ class ModelAnswerer:
         self.models_dir = models_dir
         self.privacy = privacy or PrivacySettings()
         self.audit_dir = audit_dir
-        self._engine_factory = engine_factory or create_vlm
+        self._engine_factory = engine_factory or create_app_vlm
         self._model: VisionLanguageModel | None = None
         self._spec: ModelSpec | None = None
         self._audit: AuditLog | None = None

@@ -137,6 +137,11 @@ class VlmSettings(BaseModel):
     verify_tls: bool = True
     connect_timeout_s: float = Field(10.0, gt=0.0, le=300.0)
     read_timeout_s: float = Field(120.0, gt=0.0, le=3600.0)
+    #: The viewer's assistant runs a local engine (llama-cpp, transformers) in its own process,
+    #: so a crash or a GPU out-of-memory abort inside it cannot take the viewer down: the
+    #: question gets a message and the engine restarts. Off: in the app's process (slightly
+    #: less overhead per question, about 1-2 s less to load).
+    separate_process: bool = True
 
 
 class AssistantSettings(BaseModel):

@@ -21,6 +21,8 @@ BACKENDS: dict[str, str] = {
     "transformers": "voxrad.backends.vlm.transformers_bnb:create",
     "openai": "voxrad.backends.vlm.openai_compat:create",
 }
+#: Engines that are never moved into a child process (a remote server is out of process already).
+IN_PROCESS = frozenset({"openai"})
 _ALIASES = {"llama.cpp": "llama-cpp", "llamacpp": "llama-cpp", "openai-compat": "openai"}
 
 
@@ -124,9 +126,33 @@ def _catalog_family(name: str, catalog: Catalog | None) -> str | None:
 def create_vlm(
     spec: ModelSpec, settings: VlmSettings, privacy: PrivacySettings | None = None
 ) -> VisionLanguageModel:
-    """A (not yet loaded) engine for ``spec``."""
-    target = BACKENDS[backend_name(spec.backend)]
+    """A (not yet loaded) engine for ``spec``, in this process."""
+    return build_engine(
+        BACKENDS[backend_name(spec.backend)], spec, settings, privacy or PrivacySettings()
+    )
+
+
+def create_app_vlm(
+    spec: ModelSpec, settings: VlmSettings, privacy: PrivacySettings | None = None
+) -> VisionLanguageModel:
+    """The engine as the viewer's assistant runs it: with ``settings.separate_process``, a
+    local engine runs in a child process (:class:`~voxrad.backends.vlm.isolated.IsolatedVLM`),
+    so a native crash or a GPU out-of-memory abort cannot close the viewer. A remote engine
+    (``openai``) is already out of process and is never wrapped.
+    """
+    backend = backend_name(spec.backend)
+    if not settings.separate_process or backend in IN_PROCESS:
+        return create_vlm(spec, settings, privacy)
+    from voxrad.backends.vlm.isolated import IsolatedVLM
+
+    return IsolatedVLM(BACKENDS[backend], spec, settings, privacy or PrivacySettings())
+
+
+def build_engine(
+    target: str, spec: ModelSpec, settings: VlmSettings, privacy: PrivacySettings
+) -> VisionLanguageModel:
+    """The engine that the factory ``target`` (``"module:factory"``) makes for ``spec``."""
     module_name, _, attr = target.partition(":")
     factory = getattr(importlib.import_module(module_name), attr)
-    model: VisionLanguageModel = factory(spec, settings, privacy or PrivacySettings())
+    model: VisionLanguageModel = factory(spec, settings, privacy)
     return model

@@ -1,0 +1,406 @@
+"""Any local engine in a child process, so a native crash cannot take the viewer down.
+
+llama.cpp and CUDA end the process on some failures: ggml calls ``abort()`` when the GPU runs
+out of memory inside a compute graph, and a bug in a chat handler can segfault. In the app's
+process that closes the viewer. :class:`IsolatedVLM` runs the real engine (built from the
+registry's factory) in a child started with the ``spawn`` method (``fork`` copies locks held by
+other threads and CUDA state, which is unsafe), and speaks the same
+:class:`~voxrad.backends.vlm.base.VisionLanguageModel` protocol:
+
+* ``load()`` returns when the child reports the model loaded, or raises the child's
+  :class:`~voxrad.core.errors.VoxRadError` (class, message and hint cross the pipe).
+* ``generate()`` sends the request (text and pixels) and re-emits the streamed pieces to
+  ``on_token``; the caller's ``cancel`` is passed on to a process-shared event that the child's
+  engine checks between tokens.
+* A child that dies (abort, segfault, the OOM killer) becomes a :class:`BackendError` with a
+  message a clinician can act on; the exit code goes to the log. The next ``generate`` or
+  ``load`` starts a fresh child.
+* The child's log records are re-emitted through the parent's loggers, so the parent's
+  handlers (and their identifier redactor) see them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
+from typing import TYPE_CHECKING, Any, NoReturn, cast
+
+from voxrad.backends.vlm.base import (
+    GenerationCancelledError,
+    GenerationRequest,
+    GenerationResult,
+    TokenCallback,
+)
+from voxrad.backends.vlm.registry import build_engine
+from voxrad.core.errors import BackendError, VoxRadError
+
+if TYPE_CHECKING:
+    from multiprocessing.synchronize import Event as ProcessEvent
+
+    from voxrad.backends.vlm.registry import ModelSpec
+    from voxrad.core.settings import PrivacySettings, VlmSettings
+
+logger = logging.getLogger(__name__)
+
+CRASHED = "The model engine stopped unexpectedly (it may have run out of memory)."
+CRASHED_HINT = (
+    "It restarts for the next question; if this repeats, choose a smaller model or fewer GPU "
+    "layers in Settings."
+)
+#: The caller's ``cancel`` is a ``threading.Event``, which cannot be waited on together with a
+#: pipe: while a generation runs the wait wakes this often only to look at it (pieces and a
+#: dying child wake it at once). Well under the protocol's 200 ms.
+CANCEL_CHECK_S = 0.04
+#: How long ``close()`` waits for the child to free the model before terminating it.
+CLOSE_TIMEOUT_S = 10.0
+_KILL_TIMEOUT_S = 3.0
+
+
+class IsolatedVLM:
+    """The engine ``target`` (a registry ``"module:factory"``) run in a child process.
+
+    Parameters
+    ----------
+    target
+        The factory's import string, as in :data:`voxrad.backends.vlm.registry.BACKENDS`;
+        the child imports it (the child gets this process's ``sys.path``).
+    spec, settings, privacy
+        Passed to the factory in the child.
+    """
+
+    is_remote = False
+
+    def __init__(
+        self,
+        target: str,
+        spec: ModelSpec,
+        settings: VlmSettings,
+        privacy: PrivacySettings,
+    ) -> None:
+        self.target = target
+        self.spec = spec
+        self.settings = settings
+        self.privacy = privacy
+        self.name = spec.name
+        self.gpu_layers = 0
+        self.timings: dict[str, float] = {}
+        self._context = multiprocessing.get_context("spawn")
+        self._process: BaseProcess | None = None
+        self._conn: Connection | None = None
+        self._cancel: ProcessEvent | None = None
+        #: Set by a successful load, cleared by close: a child that died restarts on generate.
+        self._wanted = False
+
+    # -- life cycle ---------------------------------------------------------------------------
+    @property
+    def pid(self) -> int | None:
+        """The child's process id while it runs."""
+        return self._process.pid if self._process is not None else None
+
+    def load(self) -> None:
+        """Start the child and load the model there (raises what the engine's load raises)."""
+        if self._process is not None:
+            return
+        start = time.perf_counter()
+        ctx = self._context
+        parent_conn, child_conn = ctx.Pipe(duplex=True)
+        cancel = ctx.Event()
+        process = ctx.Process(
+            target=_child_main,
+            args=(child_conn, cancel, self.target, self.spec, self.settings, self.privacy),
+            kwargs={"log_level": _forward_level()},
+            name=f"voxrad-vlm-{self.spec.name}",
+            # A daemon child is terminated by multiprocessing's exit handler, so the app
+            # never hangs on it at exit even when close() was not reached.
+            daemon=True,
+        )
+        process.start()
+        child_conn.close()  # our copy: the child's death must read as end-of-file here
+        self._process, self._conn, self._cancel = process, parent_conn, cancel
+        try:
+            message = self._receive()
+        except BaseException:
+            self._discard()
+            raise
+        if message[0] != "loaded":
+            self._discard()
+            raise _rebuild(message)
+        info: dict[str, Any] = message[1]
+        self.name = str(info.get("name") or self.spec.name)
+        self.gpu_layers = int(info.get("gpu_layers") or 0)
+        self.timings = dict(info.get("timings") or {})
+        self._wanted = True
+        logger.info(
+            "model engine process %d ready in %.1f s", process.pid, time.perf_counter() - start
+        )
+
+    def close(self) -> None:
+        """Ask the child to free the model and exit; terminate it if it does not. Safe twice."""
+        self._wanted = False
+        process, conn = self._process, self._conn
+        if process is None or conn is None:
+            return
+        with contextlib.suppress(OSError):  # a child already gone needs no asking
+            conn.send(("close",))
+        deadline = time.monotonic() + CLOSE_TIMEOUT_S
+        while (remaining := deadline - time.monotonic()) > 0:
+            ready = wait([conn, process.sentinel], remaining)
+            if conn not in ready:
+                break  # exited, or the bound passed
+            try:
+                message = conn.recv()
+            except (EOFError, OSError):
+                break
+            if message[0] == "log":
+                _emit(message[1])
+        process.join(max(0.0, deadline - time.monotonic()))
+        if process.is_alive():
+            logger.warning("model engine process %d did not exit; terminating it", process.pid)
+        self._discard()
+
+    # -- generation ---------------------------------------------------------------------------
+    def generate(
+        self,
+        request: GenerationRequest,
+        *,
+        on_token: TokenCallback | None = None,
+        cancel: threading.Event | None = None,
+    ) -> GenerationResult:
+        if self._process is None:
+            if not self._wanted:
+                raise BackendError(f"The model {self.name} is not loaded.", hint="Load it first.")
+            logger.info("starting a fresh model engine process after a failure")
+            self.load()
+        assert self._conn is not None and self._cancel is not None
+        self._cancel.clear()  # the child is idle: a late cancel of the last question is void
+        if cancel is not None and cancel.is_set():
+            self._cancel.set()
+        try:
+            # With this process's logging level now (it may have changed since the load).
+            self._conn.send(("generate", request, _forward_level()))
+        except OSError:
+            self._died()
+        message = self._receive(on_token=on_token, cancel=cancel)
+        if message[0] == "result":
+            result: GenerationResult = message[1]
+            return result
+        raise _rebuild(message)
+
+    # -- the pipe -----------------------------------------------------------------------------
+    def _receive(
+        self, *, on_token: TokenCallback | None = None, cancel: threading.Event | None = None
+    ) -> tuple[Any, ...]:
+        """The child's next reply, re-emitting log records and pieces until it comes."""
+        process, conn, shared = self._process, self._conn, self._cancel
+        assert process is not None and conn is not None and shared is not None
+        while True:
+            watching = cancel is not None and not shared.is_set()
+            ready = wait([conn, process.sentinel], CANCEL_CHECK_S if watching else None)
+            if watching and cancel is not None and cancel.is_set():
+                shared.set()
+            if conn in ready:
+                try:
+                    message: tuple[Any, ...] = conn.recv()
+                except (EOFError, OSError):
+                    self._died()
+                kind = message[0]
+                if kind == "log":
+                    _emit(message[1])
+                elif kind == "token":
+                    if on_token is not None:
+                        on_token(message[1])
+                else:
+                    return message
+            elif process.sentinel in ready:
+                self._died()
+
+    def _died(self) -> NoReturn:
+        """The child is gone: log how, clean up, raise the clinician's message."""
+        process = self._process
+        code = None
+        if process is not None:
+            process.join(_KILL_TIMEOUT_S)
+            code = process.exitcode
+        how = f"exit code {code}"
+        if code is not None and code < 0:
+            try:
+                how = f"signal {signal.Signals(-code).name}"
+            except ValueError:
+                how = f"signal {-code}"
+        logger.error("model engine process %s ended unexpectedly (%s)", self.pid, how)
+        self._discard()
+        raise BackendError(CRASHED, hint=CRASHED_HINT)
+
+    def _discard(self) -> None:
+        """Make sure the child is gone and reaped, and forget it."""
+        process, conn = self._process, self._conn
+        self._process = self._conn = None
+        self._cancel = None
+        if conn is not None:
+            conn.close()
+        if process is None:
+            return
+        if process.is_alive():
+            process.terminate()
+            process.join(_KILL_TIMEOUT_S)
+        if process.is_alive():
+            process.kill()
+            process.join()
+        else:
+            process.join()
+        process.close()
+
+
+# -- errors across the pipe ---------------------------------------------------------------------
+def _error_payload(exc: BaseException) -> tuple[Any, ...]:
+    """What the parent needs to raise the same error: VoxRadErrors keep class, message, hint."""
+    if isinstance(exc, MemoryError):
+        return ("memory",)
+    if isinstance(exc, VoxRadError):
+        extra = {
+            k: v
+            for k, v in vars(exc).items()
+            if k not in ("message", "hint") and isinstance(v, str | int | float | bool | None)
+        }
+        cls = type(exc)
+        return ("error", cls.__module__, cls.__qualname__, exc.message, exc.hint, extra)
+    return ("crash", type(exc).__name__)
+
+
+def _rebuild(message: tuple[Any, ...]) -> BaseException:
+    """The exception a child's error reply stands for, raised in the parent."""
+    kind = message[0]
+    if kind == "memory":
+        return MemoryError("The model ran out of memory.")
+    if kind == "crash":
+        return BackendError(
+            f"The model engine failed while answering ({message[1]}).",
+            hint="It restarts for the next question. See the log for details.",
+        )
+    if kind != "error":
+        return BackendError(f"The model engine answered {kind!r}, which VoxRad does not expect.")
+    _, module_name, qualname, text, hint, extra = message
+    # Only classes of modules this process already has: the pipe never imports anything.
+    cls: Any = sys.modules.get(module_name)
+    for part in str(qualname).split("."):
+        cls = getattr(cls, part, None)
+    if not (isinstance(cls, type) and issubclass(cls, VoxRadError)):
+        return BackendError(text, hint=hint)
+    # Not cls(text, hint=...): subclasses such as DependencyMissingError take other arguments.
+    exc = cls.__new__(cls)
+    Exception.__init__(exc, text)
+    exc.message, exc.hint = text, hint
+    vars(exc).update(extra)
+    return exc
+
+
+# -- logging across the pipe --------------------------------------------------------------------
+def _forward_level() -> int:
+    """The lowest level any VoxRad logger here would record: the child forwards from there."""
+    return min(logging.getLogger().getEffectiveLevel(), logging.getLogger("voxrad").level or 99)
+
+
+def _emit(fields: dict[str, Any]) -> None:
+    """Re-emit a child's record through this process's logger of the same name."""
+    record = logging.makeLogRecord(fields)
+    target = logging.getLogger(record.name)
+    if target.isEnabledFor(record.levelno):
+        target.handle(record)
+
+
+class _PipeHandler(logging.Handler):
+    """Sends each record (message formatted, traceback as text) to the parent."""
+
+    def __init__(self, send: Any) -> None:
+        super().__init__()
+        self._send = send
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            fields = dict(vars(record))
+            fields["msg"] = record.getMessage()
+            fields["args"] = None
+            if record.exc_info:
+                fields["exc_text"] = logging.Formatter().formatException(record.exc_info)
+            fields["exc_info"] = None
+            plain = (str, int, float, bool, type(None))
+            self._send(("log", {k: v for k, v in fields.items() if isinstance(v, plain)}))
+        except Exception:
+            self.handleError(record)
+
+
+# -- the child ----------------------------------------------------------------------------------
+def _child_main(
+    conn: Connection,
+    cancel: ProcessEvent,
+    target: str,
+    spec: ModelSpec,
+    settings: VlmSettings,
+    privacy: PrivacySettings,
+    *,
+    log_level: int = logging.INFO,
+) -> None:
+    """The child's whole life: load, answer requests until told to close, free the model."""
+    lock = threading.Lock()  # native threads may log while the main thread streams pieces
+
+    def send(message: tuple[Any, ...]) -> None:
+        try:
+            with lock:
+                conn.send(message)
+        except OSError:
+            os._exit(0)  # the parent is gone: nobody is left to answer
+
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    root.addHandler(_PipeHandler(send))
+    root.setLevel(log_level)
+
+    try:
+        model = build_engine(target, spec, settings, privacy)
+        model.load()
+    except BaseException as exc:
+        if not isinstance(exc, VoxRadError | MemoryError):
+            logger.exception("model engine could not be loaded")
+        send(_error_payload(exc))
+        return
+    info = {
+        "name": model.name,
+        "gpu_layers": getattr(model, "gpu_layers", 0),
+        "timings": dict(getattr(model, "timings", {}) or {}),
+    }
+    send(("loaded", info))
+    try:
+        while True:
+            try:
+                message = conn.recv()
+            except (EOFError, OSError):
+                return  # the parent is gone
+            if message[0] != "generate":
+                return
+            root.setLevel(message[2])
+            try:
+                result = model.generate(
+                    message[1],
+                    on_token=lambda piece: send(("token", piece)),
+                    # The engines only call is_set(), which a process-shared event has too.
+                    cancel=cast("threading.Event", cancel),
+                )
+            except GenerationCancelledError as exc:
+                send(_error_payload(exc))
+            except BaseException as exc:
+                if not isinstance(exc, VoxRadError | MemoryError):
+                    logger.exception("model engine failed while answering")
+                send(_error_payload(exc))
+            else:
+                send(("result", result))
+    finally:
+        model.close()
