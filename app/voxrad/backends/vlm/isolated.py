@@ -188,7 +188,16 @@ class IsolatedVLM:
             self._conn.send(("generate", request, _forward_level()))
         except OSError:
             self._died()
-        message = self._receive(on_token=on_token, cancel=cancel)
+        try:
+            message = self._receive(on_token=on_token, cancel=cancel)
+        except BaseException:
+            if self._process is not None and self._cancel is not None:
+                # on_token raised while the child still answers: stop it and read up to its
+                # last reply, so the next request does not receive this one's pieces.
+                self._cancel.set()
+                with contextlib.suppress(BackendError):
+                    self._receive()
+            raise
         if message[0] == "result":
             result: GenerationResult = message[1]
             return result
@@ -304,8 +313,14 @@ def _rebuild(message: tuple[Any, ...]) -> BaseException:
 
 # -- logging across the pipe --------------------------------------------------------------------
 def _forward_level() -> int:
-    """The lowest level any VoxRad logger here would record: the child forwards from there."""
-    return min(logging.getLogger().getEffectiveLevel(), logging.getLogger("voxrad").level or 99)
+    """The lowest level any logger here would record: the child forwards from there (the app
+    sets it on the ``voxrad`` logger, tests on others), and :func:`_emit` checks each record
+    against its own logger's level again."""
+    levels = [logging.getLogger().getEffectiveLevel()]
+    for item in list(logging.Logger.manager.loggerDict.values()):
+        if isinstance(item, logging.Logger) and item.level != logging.NOTSET:
+            levels.append(item.level)
+    return min(levels)
 
 
 def _emit(fields: dict[str, Any]) -> None:
@@ -358,6 +373,10 @@ def _child_main(
         except OSError:
             os._exit(0)  # the parent is gone: nobody is left to answer
 
+    if sys.platform != "win32":
+        # Ctrl+C in a terminal reaches the whole process group: the parent decides what
+        # stops, and closes this process.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
