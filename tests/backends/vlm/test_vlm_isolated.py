@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
+from multiprocessing.connection import wait
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +25,13 @@ from voxrad.backends.vlm.base import (
     ImageInput,
     VisionLanguageModel,
 )
-from voxrad.backends.vlm.isolated import CRASHED, CRASHED_HINT, IsolatedVLM
+from voxrad.backends.vlm.isolated import (
+    CRASHED,
+    CRASHED_HINT,
+    CRASHED_LOADING,
+    CRASHED_LOADING_HINT,
+    IsolatedVLM,
+)
 from voxrad.backends.vlm.registry import BACKENDS, ModelSpec, create_app_vlm
 from voxrad.core.errors import BackendError, DependencyMissingError, ModelNotInstalledError
 from voxrad.core.settings import PrivacySettings, VlmSettings
@@ -146,7 +154,7 @@ def test_abort_in_the_child_is_a_message_and_the_next_question_gets_a_fresh_chil
             "The fake engine is not installed.",
             "Install it with: pip install 'voxrad[fake]'",
         ),
-        ("load-abort", BackendError, CRASHED, CRASHED_HINT),
+        ("load-abort", BackendError, CRASHED_LOADING, CRASHED_LOADING_HINT),
     ],
 )
 def test_load_errors_cross_with_message_and_hint(
@@ -262,3 +270,20 @@ def test_child_records_pass_the_parents_identifier_redactor() -> None:
         target.setLevel(logging.NOTSET)
     assert len(seen) == 1 and seen[0].startswith("fake engine ")
     assert "Quokka" not in seen[0] and "558213" not in seen[0]
+
+
+def test_a_child_killed_between_questions_is_replaced_for_the_next(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    model = _isolated()
+    model.load()
+    try:
+        first = model.pid
+        assert first is not None and model._process is not None
+        os.kill(first, signal.SIGKILL)  # as the OOM killer would
+        assert wait([model._process.sentinel], 10)
+        assert model.generate(_ask("Hello.", max_tokens=2)).text == "w0 w1 "
+        assert model.pid != first
+        assert "ended while idle (signal SIGKILL)" in caplog.text
+    finally:
+        model.close()

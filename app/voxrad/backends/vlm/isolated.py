@@ -55,6 +55,12 @@ CRASHED_HINT = (
     "It restarts for the next question; if this repeats, choose a smaller model or fewer GPU "
     "layers in Settings."
 )
+#: A load that crashes is not retried by itself (the model thread remembers a failed load until
+#: the settings change), so its hint points to Settings only.
+CRASHED_LOADING = (
+    "The model engine stopped while loading the model (it may have run out of memory)."
+)
+CRASHED_LOADING_HINT = "Choose a smaller model or fewer GPU layers in Settings, then ask again."
 #: The caller's ``cancel`` is a ``threading.Event``, which cannot be waited on together with a
 #: pipe: while a generation runs the wait wakes this often only to look at it (pieces and a
 #: dying child wake it at once). Well under the protocol's 200 ms.
@@ -126,7 +132,7 @@ class IsolatedVLM:
         child_conn.close()  # our copy: the child's death must read as end-of-file here
         self._process, self._conn, self._cancel = process, parent_conn, cancel
         try:
-            message = self._receive()
+            message = self._receive(loading=True)
         except BaseException:
             self._discard()
             raise
@@ -174,6 +180,14 @@ class IsolatedVLM:
         on_token: TokenCallback | None = None,
         cancel: threading.Event | None = None,
     ) -> GenerationResult:
+        idle = self._process
+        if idle is not None and wait([idle.sentinel], 0):
+            # Killed between questions (the OOM killer, a user): this question starts a
+            # fresh one instead of failing. (The sentinel, not is_alive(): it is ready as soon
+            # as the child's files close, which may be before it can be reaped.)
+            idle.join(_KILL_TIMEOUT_S)
+            logger.warning("model engine process ended while idle (%s)", _how(idle))
+            self._discard()
         if self._process is None:
             if not self._wanted:
                 raise BackendError(f"The model {self.name} is not loaded.", hint="Load it first.")
@@ -205,7 +219,11 @@ class IsolatedVLM:
 
     # -- the pipe -----------------------------------------------------------------------------
     def _receive(
-        self, *, on_token: TokenCallback | None = None, cancel: threading.Event | None = None
+        self,
+        *,
+        on_token: TokenCallback | None = None,
+        cancel: threading.Event | None = None,
+        loading: bool = False,
     ) -> tuple[Any, ...]:
         """The child's next reply, re-emitting log records and pieces until it comes."""
         process, conn, shared = self._process, self._conn, self._cancel
@@ -219,7 +237,7 @@ class IsolatedVLM:
                 try:
                     message: tuple[Any, ...] = conn.recv()
                 except (EOFError, OSError):
-                    self._died()
+                    self._died(loading)
                 kind = message[0]
                 if kind == "log":
                     _emit(message[1])
@@ -229,23 +247,17 @@ class IsolatedVLM:
                 else:
                     return message
             elif process.sentinel in ready:
-                self._died()
+                self._died(loading)
 
-    def _died(self) -> NoReturn:
+    def _died(self, loading: bool = False) -> NoReturn:
         """The child is gone: log how, clean up, raise the clinician's message."""
         process = self._process
-        code = None
         if process is not None:
             process.join(_KILL_TIMEOUT_S)
-            code = process.exitcode
-        how = f"exit code {code}"
-        if code is not None and code < 0:
-            try:
-                how = f"signal {signal.Signals(-code).name}"
-            except ValueError:
-                how = f"signal {-code}"
-        logger.error("model engine process %s ended unexpectedly (%s)", self.pid, how)
+            logger.error("model engine process %s ended unexpectedly (%s)", self.pid, _how(process))
         self._discard()
+        if loading:
+            raise BackendError(CRASHED_LOADING, hint=CRASHED_LOADING_HINT)
         raise BackendError(CRASHED, hint=CRASHED_HINT)
 
     def _discard(self) -> None:
@@ -265,7 +277,19 @@ class IsolatedVLM:
             process.join()
         else:
             process.join()
-        process.close()
+        with contextlib.suppress(ValueError):  # reaped by someone else's waitpid: nothing left
+            process.close()
+
+
+def _how(process: BaseProcess) -> str:
+    """How a child ended, for the log: its exit code or the signal that killed it."""
+    code = process.exitcode
+    if code is not None and code < 0:
+        try:
+            return f"signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"signal {-code}"
+    return f"exit code {code}"
 
 
 # -- errors across the pipe ---------------------------------------------------------------------
