@@ -9,10 +9,12 @@ only the voice is a fake. After a warm-up of ``WARMUP`` cycles the test compares
 * threads: no growth, neither Python threads nor the process's OS threads (ctranslate2's and
   llama.cpp's pools included);
 * process RSS (psutil) and the Python heap (tracemalloc, traced from before the pipeline is
-  built, so its baseline holds the pipeline and both engines' Python side): within 10 %.
+  built, so its baseline holds the pipeline and the speech engine's Python side): within 10 %
+  (the heap: within 10 % or :data:`HEAP_FLOOR`, whichever is more; see below).
 * the model engine's own process: with ``vlm.separate_process`` (the default) llama.cpp runs
   in a child process (:class:`~voxrad.backends.vlm.isolated.IsolatedVLM`), so its memory no
-  longer shows in this process's RSS; the child's RSS is compared on its own, within 10 %.
+  longer shows in this process's RSS; the child's RSS is compared on its own, within 10 %, and
+  it must be the same child at both measurements (no crash and restart in between).
 
 The conversation grows a few kB per turn by design (it is shown and saved), and so do the fake
 voice's list of what it said, this test's own timings and the log lines pytest keeps for its
@@ -20,8 +22,15 @@ report: the conversation, the voice's list and pytest's log records are cleared 
 of the two measurements and the timings are filtered out of the heap, so what is compared is
 everything else. The ``voxrad`` loggers run at INFO, as in the app (its log file), whatever
 tests ran before this one. The 10 % is of the whole process (RSS, about 0.8 GB with both
-models) and of the Python heap traced since the test began (about 4-8 MB: the pipeline and the
-Python side of both engines); 190 cycles measured here grow neither by more than about 2 %.
+models) and of the Python heap traced since the test began. With the model engine in this
+process that heap was about 4-8 MB (the pipeline and the Python side of both engines) and
+190 cycles grew it by about 2 %. With the engine in its child, its Python side is no longer
+here: the heap is 0.2-3 MB, depending on which modules earlier tests imported, and 10 % of
+0.2 MB is less than bounded caches fill in the first 200 turns (about 100 kB measured:
+onnxruntime's, faster-whisper's, pickle's for the requests sent to the child, which stays at
+about 170 objects however many are sent). So the heap may grow by :data:`HEAP_FLOOR` at least:
+10 % of the 5 MB this test had before, so a leak per turn is caught as surely as then
+(2.7 kB per turn over 190 turns).
 Per-stage timing percentiles are printed at the end (``pytest -s`` shows them).
 """
 
@@ -56,6 +65,8 @@ CYCLES = 200
 WARMUP = 10
 #: The issue's bound: no thread, widget or memory growth beyond 10 %.
 GROWTH = 0.10
+#: The least heap growth allowed (see the module docstring): 10 % of the former 5 MB baseline.
+HEAP_FLOOR = 512 * 1024
 QUESTION = "Is there a pleural effusion?"
 
 
@@ -192,6 +203,6 @@ def test_soak_200_spoken_questions_real_models_no_growth(
     assert after["rss"] <= before["rss"] * (1 + GROWTH)
     assert after["engine_rss"] <= before["engine_rss"] * (1 + GROWTH)
     assert after["engine_pid"] == before["engine_pid"]  # the same child all along: no restarts
-    assert after["heap"] <= before["heap"] * (1 + GROWTH)
+    assert after["heap"] <= before["heap"] + max(before["heap"] * GROWTH, HEAP_FLOOR)
     # The app's own time per turn (not ASR, model or speech), as the issue bounds it.
     assert float(np.percentile([t["overhead"] for t in steady], 90)) < 0.05
