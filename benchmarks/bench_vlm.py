@@ -4,8 +4,9 @@ Three lines: bare llama-cpp-python, VoxRad's engine in this process, and VoxRad'
 own process (:class:`~voxrad.backends.vlm.isolated.IsolatedVLM`, the app's default: the request
 and every streamed piece cross a pipe). All generate greedily from the same chat messages with
 the same context size and thread count; runs alternate (bare, VoxRad, isolated, bare, ...) so
-drift in machine load hits all alike. Each run's prompt starts with its run number, so no side
-reuses the previous run's prompt from its KV cache (the child's cannot be reset from here).
+drift in machine load hits all alike. Each run's prompt starts with its run number, so each
+side reuses from its KV cache only the chat template's first tokens, alike (the child's cache
+cannot be reset from here, so none is).
 Each side's time to first token (TTFT) and decode speed (tokens/s after the first) are measured from
 outside with the same clock, from when the call starts to each streamed piece; load time is
 from the constructor to a loaded model (the child's start included). VoxRad's path
@@ -124,7 +125,6 @@ def main() -> None:
     bare = llama_cpp.Llama(**kwargs)
 
     def run_bare(run: int, emit: Callable[[str], None]) -> None:
-        bare.reset()  # no prompt-prefix reuse across runs, as for VoxRad below
         for chunk in bare.create_chat_completion(
             messages=request_for(run).openai_messages(),
             stream=True,
@@ -137,7 +137,6 @@ def main() -> None:
                 emit(text)
 
     def run_voxrad(run: int, emit: Callable[[str], None]) -> None:
-        voxrad._llm.reset()
         voxrad.generate(request_for(run), on_token=emit)
 
     def run_isolated(run: int, emit: Callable[[str], None]) -> None:
