@@ -70,3 +70,23 @@ def test_tiny_gemma3_vlm_answers_about_an_image_in_a_child(
         assert again.token_logprobs != result.token_logprobs
     finally:
         model.close()
+
+
+@pytest.mark.slow
+def test_tiny_gemma3_through_transformers_in_a_child(tiny_hf: Path) -> None:
+    """The other local engine: NF4 weights (on the CPU here) in the child process."""
+    spec = ModelSpec("tiny-hf", "medgemma", "transformers", tiny_hf)
+    model = IsolatedVLM(
+        BACKENDS["transformers"], spec, VlmSettings(backend="transformers"), PrivacySettings()
+    )
+    model.load()
+    try:
+        image = ImageInput(np.zeros((64, 64, 3), np.uint8))
+        pieces: list[str] = []
+        result = model.generate(
+            _ask("Is there a nodule?", max_tokens=6, images=(image,)), on_token=pieces.append
+        )
+        assert result.completion_tokens > 0
+        assert "".join(pieces) == result.text
+    finally:
+        model.close()
