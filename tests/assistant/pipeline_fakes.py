@@ -45,6 +45,8 @@ class FakeTranscriber:
         self.gate = gate
         self.partial_gate = partial_gate
         self.partial_started = threading.Event()
+        #: Set when a final pass starts (before it waits for ``gate``).
+        self.final_started = threading.Event()
         self.calls: list[tuple[str, float]] = []
         self.threads: set[str] = set()
         self.closed = 0
@@ -70,6 +72,7 @@ class FakeTranscriber:
                 self.partial_gate.wait()
             words = self.text.split()[: max(int(seconds), 1)]
             return Transcript(" ".join(words), "en", seconds)
+        self.final_started.set()
         self.wake_phrases.append(wake_phrase)
         if self.gate is not None:
             self.gate.wait()

@@ -138,6 +138,9 @@ def test_partial_still_queued_when_the_utterance_ends_is_never_run(live: Any) ->
     # Hands-free: the first utterance's final transcription holds the ASR thread while the
     # next utterance is spoken; its partial queues behind, and that utterance ends too.
     first = pipeline.submit_audio(np.zeros(SR, np.float32), hands_free=True)
+    # The intake thread hands the final pass to the ASR thread: only once it runs is the
+    # partial sure to queue behind it.
+    assert t.final_started.wait(5)
     assert pipeline.submit_partial(so_far(1.0, hands_free=True))
     second = pipeline.submit_audio(np.zeros(2 * SR, np.float32), hands_free=True)
     final_gate.set()
