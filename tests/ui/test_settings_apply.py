@@ -227,6 +227,7 @@ Change = Callable[[Settings], Settings]
         (lambda s: changed(s, "assistant", live_transcript=False), {"options"}),
         (lambda s: changed(s, "audio", silence_s=1.5), {"microphone"}),
         (lambda s: changed(s, "privacy", mask_text_bands=False), {"vlm"}),
+        (lambda s: changed(s, "vlm", separate_process=False), {"vlm"}),
         (lambda s: changed(s, "models", directory="/srv/models"), {"asr", "vlm"}),
         (lambda s: changed(s, "asr", lexicon_path="/site/lexicon.txt"), {"asr"}),
         (lambda s: changed(s, "tts", rate=200), {"tts"}),

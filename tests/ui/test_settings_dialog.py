@@ -61,6 +61,7 @@ def test_values_round_trip_through_the_settings_file(
         "asr.lexicon_path": str(lexicon),
         "vlm.backend": "openai",
         "vlm.gpu_layers": 12,
+        "vlm.separate_process": False,
         "vlm.server_url": "https://vlm.hospital.example/v1",
         "tts.voice": "english",
         "tts.rate": 150,

@@ -55,6 +55,7 @@ FIELDS: dict[str, str] = {
     "vlm.backend": "Model engine",
     "vlm.model": "Model",
     "vlm.gpu_layers": "GPU layers (-1 auto)",
+    "vlm.separate_process": "Run the model in its own process",
     "vlm.server_url": "Server URL",
     "tts.voice": "Voice",
     "tts.rate": "Speech rate (words/min)",
