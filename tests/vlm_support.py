@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tarfile
 from pathlib import Path
+from typing import Any
 
 #: Where the llama-cpp-python sdist is looked for (``pip download --no-binary :all:`` output);
 #: the last is where :func:`fetch_llama_sdist` puts it.
@@ -390,3 +391,31 @@ def build_tiny_llava(folder: Path) -> Path:
     )
     processor.save_pretrained(folder)
     return folder
+
+
+def ask_request(text: str, *, max_tokens: int = 24, images: tuple[Any, ...] = ()) -> Any:
+    """A one-message GenerationRequest: ``images`` then ``text``."""
+    from voxrad.backends.vlm.base import ChatMessage, GenerationRequest
+
+    return GenerationRequest((ChatMessage("user", (*images, text)),), max_tokens=max_tokens)
+
+
+def check_answers_about_the_image(model: Any) -> None:
+    """A loaded engine streams an answer about an image, with log-probabilities, and another
+    image changes the answer's distribution (the vision path, and the pixels, really used)."""
+    import numpy as np
+
+    from voxrad.backends.vlm.base import ImageInput
+
+    rng = np.random.default_rng(0)
+    image = ImageInput(rng.integers(0, 255, (48, 80, 3), dtype=np.uint8))
+    pieces: list[str] = []
+    result = model.generate(
+        ask_request("Is there a nodule?", max_tokens=12, images=(image,)), on_token=pieces.append
+    )
+    assert result.completion_tokens > 0
+    assert "".join(pieces) == result.text
+    assert result.token_logprobs is not None
+    other = ImageInput(np.full((48, 80, 3), 255, np.uint8))
+    again = model.generate(ask_request("Is there a nodule?", max_tokens=12, images=(other,)))
+    assert again.token_logprobs != result.token_logprobs

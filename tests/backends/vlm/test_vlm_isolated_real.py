@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from vlm_support import check_answers_about_the_image
 from voxrad.backends.vlm.base import ChatMessage, GenerationRequest, ImageInput
 from voxrad.backends.vlm.isolated import IsolatedVLM
 from voxrad.backends.vlm.llama_cpp import LlamaCppVLM
@@ -55,19 +56,8 @@ def test_tiny_gemma3_vlm_answers_about_an_image_in_a_child(
     model = _isolated(ModelSpec("tiny", "medgemma", "llama-cpp", weights, mmproj), 512)
     model.load()
     try:
-        rng = np.random.default_rng(0)
-        image = ImageInput(rng.integers(0, 255, (48, 80, 3), dtype=np.uint8))
-        pieces: list[str] = []
-        result = model.generate(
-            _ask("Is there a nodule?", max_tokens=12, images=(image,)), on_token=pieces.append
-        )
-        assert result.completion_tokens > 0
-        assert "".join(pieces) == result.text
-        assert result.token_logprobs is not None
-        # The pixels crossed the pipe: another image changes the answer's distribution.
-        other = ImageInput(np.full((48, 80, 3), 255, np.uint8))
-        again = model.generate(_ask("Is there a nodule?", max_tokens=12, images=(other,)))
-        assert again.token_logprobs != result.token_logprobs
+        # The pixels cross the pipe: another image changes the answer's distribution.
+        check_answers_about_the_image(model)
     finally:
         model.close()
 

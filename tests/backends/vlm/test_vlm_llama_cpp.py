@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vlm_support import measure_cancel
+from vlm_support import check_answers_about_the_image, measure_cancel
 from voxrad.backends.vlm.base import (
     ChatMessage,
     GenerationRequest,
@@ -108,19 +108,7 @@ def test_converted_tiny_gemma3_answers_about_an_image(tiny_gguf: tuple[Path, Pat
     )
     model.load()
     try:
-        rng = np.random.default_rng(0)
-        image = ImageInput(rng.integers(0, 255, (48, 80, 3), dtype=np.uint8))
-        pieces: list[str] = []
-        result = model.generate(
-            _ask("Is there a nodule?", max_tokens=12, images=(image,)), on_token=pieces.append
-        )
-        assert result.completion_tokens > 0
-        assert "".join(pieces) == result.text
-        assert result.token_logprobs is not None
-        # The image changes the answer's distribution: the vision path is really used.
-        other = ImageInput(np.full((48, 80, 3), 255, np.uint8))
-        again = model.generate(_ask("Is there a nodule?", max_tokens=12, images=(other,)))
-        assert again.token_logprobs != result.token_logprobs
+        check_answers_about_the_image(model)
     finally:
         model.close()
 
