@@ -152,6 +152,10 @@ def test_scrubber_removes_spoken_and_written_forms() -> None:
         "dob 05.03.1961",
         "5th of March 1961",
         "accession acc-55821-x",
+        # tiny.en's renderings of the spoken chart (the letters run on or are lost).
+        "accession CC 55821X",
+        "the number was CC55821X",
+        "MRN ZXi9173",
         "at saint bartleby  canary infirmary",
     ):
         clean, counts = scrubber.scrub(text)
@@ -165,6 +169,7 @@ def test_scrubber_removes_spoken_and_written_forms() -> None:
         ("call me on +44 20 7946 0958", "phone"),
         ("MRN: 48213977", "id"),
         ("medical record number 12-3456", "id"),
+        ("accession CC 55821X, is there a nodule", "id"),
         ("uid 1.2.840.113619.2.55.3.604688119", "uid"),
         ("scan from 2024-01-03", "date"),
         ("mail jane.doe@example.org", "email"),
@@ -174,6 +179,13 @@ def test_generic_identifiers_go_without_knowing_the_patient(text: str, kind: str
     clean, counts = Scrubber.for_identity(None).scrub(text)
     assert counts[kind] >= 1, clean
     assert f"[{kind}]" in clean
+
+
+def test_a_labelled_id_split_into_words_goes_whole() -> None:
+    # How tiny.en heard "accession A C C 5 5 8 2 1 X" once: the letters and digits apart.
+    text = "accession CC 55821X, is there a nodule at slice 120?"
+    clean, _ = Scrubber.for_identity(None).scrub(text)
+    assert clean == "[id], is there a nodule at slice 120?"
 
 
 @pytest.mark.parametrize(

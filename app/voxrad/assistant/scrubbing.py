@@ -34,7 +34,10 @@ _GENERIC: tuple[tuple[str, re.Pattern[str]], ...] = (
         re.compile(
             r"\b(?:mrn|medical record(?: number)?|patient(?: id| number)|hospital number|"
             r"accession(?: number| no)?|nhs number|ssn|social security(?: number)?)"
-            r"(?:[\s,:#]{0,3}(?:is|was|number|no\.?)){0,2}[\s,:#]{0,3}[A-Z0-9][A-Z0-9\-/.]{1,30}",
+            r"(?:[\s,:#]{0,3}(?:is|was|number|no\.?)){0,2}[\s,:#]{0,3}[A-Z0-9][A-Z0-9\-/.]{1,30}"
+            # A recogniser splits an ID into words ("accession CC 55821X"): the words after
+            # the label that hold a digit are part of it.
+            r"(?:[\s\-]{1,2}[A-Z0-9\-/.]{0,30}\d[A-Z0-9\-/.]{0,30}){0,3}",
             re.IGNORECASE,
         ),
     ),
@@ -111,6 +114,8 @@ _INSTITUTION_STOPWORDS = frozenset(
 _FUZZY_MIN_LENGTH = 5
 _FUZZY_RATIO = 0.75
 _WORD = re.compile(r"[^\W\d_]{4,40}")
+#: Look-arounds bounding a study's own identifier: anything but a letter or digit.
+_WORD_EDGES = (r"(?<![^\W_])", r"(?![^\W_])")
 
 
 def _sound_key(word: str) -> str:
@@ -188,20 +193,22 @@ class Scrubber:
             return cls()
         specific: list[tuple[str, re.Pattern[str]]] = []
 
-        def add(kind: str, pattern: str | None) -> None:
+        def add(kind: str, pattern: str | None, *, within_words: bool = False) -> None:
             # Bounded by anything but a letter or digit: folder names join words with "_".
+            # ``within_words``: bounded by anything but a digit (letters may touch it).
             if pattern:
-                specific.append(
-                    (kind, re.compile(rf"(?<![^\W_]){pattern}(?![^\W_])", re.IGNORECASE))
-                )
+                before, after = (r"(?<!\d)", r"(?!\d)") if within_words else _WORD_EDGES
+                specific.append((kind, re.compile(rf"{before}{pattern}{after}", re.IGNORECASE)))
 
         for kind, value in (("id", identity.patient_id), ("id", identity.accession_number)):
             if value.strip():
                 add(kind, _flexible(value) or re.escape(value.strip()))
-                # The digits alone too: recognisers drop or mishear the letters of an ID.
+                # The digits alone too, wherever they stand: recognisers drop, mishear or run
+                # on the letters of an ID ("ACC55821X" heard as "CC 55821X"). A run of four or
+                # more digits equal to this patient's ID is no clinical number.
                 digits = "".join(c for c in value if c.isdigit())
                 if len(digits) >= 4 and digits != value.strip():
-                    add(kind, _flexible(digits))
+                    add(kind, _flexible(digits), within_words=True)
         if identity.institution.strip():
             words = re.findall(r"\w+", identity.institution)
             add("institution", r"\W{0,3}".join(re.escape(w) for w in words))
