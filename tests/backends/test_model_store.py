@@ -24,6 +24,7 @@ from voxrad.backends.model_store import (
     InsufficientDiskError,
     ModelAccessError,
     RemoteFile,
+    RepoListing,
 )
 from voxrad.core.errors import ModelNotInstalledError
 
@@ -31,12 +32,9 @@ from voxrad.core.errors import ModelNotInstalledError
 def test_catalog_lists_the_required_models() -> None:
     catalog = load_catalog()
     names = {e.name for e in catalog.models}
-    assert {
-        "medgemma-1.5-4b-it",
-        "lingshu-7b",
-        "llava-med-v1.5-7b",
-        "qwen2.5-vl-7b-instruct",
-    } <= names
+    assert {"medgemma-1.5-4b-it", "lingshu-7b", "qwen2.5-vl-7b-instruct"} <= names
+    # LLaVA-Med has no public GGUF with a projector made for it (see the README).
+    assert not any("llava" in n for n in names)
     assert {"tiny.en", "large-v3-turbo"} <= names
     default = [e for e in catalog.of_kind("vlm") if e.recommended]
     assert [e.name for e in default] == ["medgemma-1.5-4b-it"]
@@ -47,6 +45,8 @@ def test_catalog_lists_the_required_models() -> None:
             assert {f.role for f in entry.files} == {"weights", "mmproj"}
         for f in entry.files:  # checksums are null or real sha256 hex, never placeholders
             assert f.sha256 is None or (len(f.sha256) == 64 and int(f.sha256, 16) >= 0)
+            if entry.backend == "llama-cpp":
+                assert f.name and not f.pattern, (entry.name, f)  # exact names, no globs
     assert any(e.backend == "transformers" for e in catalog.models)
 
 
@@ -74,17 +74,19 @@ class FakeHub:
         self.sha_override = sha_override
         self.downloads: list[str] = []
 
-    def list_files(self, repo: str, revision: str, token: str | None) -> list[RemoteFile]:
+    def list_files(self, repo: str, revision: str, token: str | None) -> RepoListing:
         if self.gated and token is None:
             raise ModelAccessError(f"The model {repo} is gated: its terms must be accepted.")
-        return [
+        files = [
             RemoteFile(n, len(b), self.sha_override or hashlib.sha256(b).hexdigest())
             for n, b in self.files.items()
         ]
+        return RepoListing(commit="c0ffee" * 6 + "c0ff", files=files)
 
     def download(
         self, repo: str, filename: str, revision: str, folder: Path, token: str | None
     ) -> Path:
+        assert revision == "c0ffee" * 6 + "c0ff"  # every file from the one listed commit
         self.downloads.append(filename)
         path = folder / filename
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -101,8 +103,8 @@ def _entry(**kw: object) -> ModelEntry:
         "backend": "llama-cpp",
         "hf_repo": "someone/tiny-GGUF",
         "files": [
-            {"role": "weights", "pattern": "*Q4_K_M.gguf"},
-            {"role": "mmproj", "pattern": "mmproj*.gguf"},
+            {"role": "weights", "name": "tiny-Q4_K_M.gguf"},
+            {"role": "mmproj", "name": "mmproj-tiny-F16.gguf"},
         ],
         "ram_gb": 1,
         "licence": "Apache-2.0",
@@ -143,8 +145,8 @@ def test_pull_rejects_a_corrupted_download(tmp_path: Path) -> None:
 def test_catalog_checksum_wins_over_the_hub(tmp_path: Path) -> None:
     entry = _entry(
         files=[
-            {"role": "weights", "pattern": "*Q4_K_M.gguf", "sha256": "1" * 64},
-            {"role": "mmproj", "pattern": "mmproj*.gguf"},
+            {"role": "weights", "name": "tiny-Q4_K_M.gguf", "sha256": "1" * 64},
+            {"role": "mmproj", "name": "mmproj-tiny-F16.gguf"},
         ]
     )
     with pytest.raises(ChecksumMismatchError):
@@ -157,10 +159,18 @@ def test_gated_model_explains_token_and_terms(tmp_path: Path) -> None:
     assert "token" in info.value.hint and "terms" in info.value.hint
 
 
-def test_ambiguous_pattern_is_an_error(tmp_path: Path) -> None:
-    entry = _entry(files=[{"role": "weights", "pattern": "*.gguf"}])
-    with pytest.raises(model_store.ModelStoreError, match="matches 3 files"):
+def test_a_glob_for_one_file_is_refused() -> None:
+    with pytest.raises(ValueError, match="named exactly"):
+        _entry(files=[{"role": "weights", "name": "*.gguf"}])
+    with pytest.raises(ValueError, match="named exactly"):
+        _entry(files=[{"role": "weights", "pattern": "*Q4_K_M.gguf"}])
+
+
+def test_a_file_missing_from_the_repository_is_an_error(tmp_path: Path) -> None:
+    entry = _entry(files=[{"role": "weights", "name": "tiny-Q5_K_M.gguf"}])
+    with pytest.raises(model_store.ModelStoreError, match="holds 0"):
         model_store.pull(entry, tmp_path, hub=FakeHub(HUB_FILES))
+    assert not (tmp_path / "tiny-vlm").exists()
 
 
 def test_free_disk_check(tmp_path: Path) -> None:

@@ -36,19 +36,25 @@ def test_unknown_backend(capsys: pytest.CaptureFixture[str], shared_data: Path) 
 def test_models_import_list_verify_remove(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
+    fake = tmp_path / "fake"
+    fake.mkdir()
+    (fake / "medgemma-1.5-4b-it-Q4_K_M.gguf").write_bytes(b"w" * 1000)
+    (fake / "mmproj-F16.gguf").write_bytes(b"p" * 100)
+    assert main(["models", "import", str(fake)]) == 1  # not the files the catalog pins
+    assert "not the" in capsys.readouterr().err
     usb = tmp_path / "usb"
     usb.mkdir()
-    (usb / "medgemma-1.5-4b-it-Q4_K_M.gguf").write_bytes(b"w" * 1000)
-    (usb / "mmproj-F16.gguf").write_bytes(b"p" * 100)
+    (usb / "Lingshu-7B.Q4_K_M.gguf").write_bytes(b"w" * 1000)
+    (usb / "Lingshu-7B.mmproj-f16.gguf").write_bytes(b"p" * 100)
     assert main(["models", "import", str(usb)]) == 0
-    assert "imported medgemma-1.5-4b-it" in capsys.readouterr().out
+    assert "imported lingshu-7b" in capsys.readouterr().out
     assert main(["models", "--json", "list"]) == 0
     rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)["models"]}
-    assert rows["medgemma-1.5-4b-it"]["installed"] is True
-    assert rows["lingshu-7b"]["installed"] is False
+    assert rows["lingshu-7b"]["installed"] is True
+    assert rows["medgemma-1.5-4b-it"]["installed"] is False  # the refused copy was not kept
     assert main(["models", "verify"]) == 0
     assert "ok" in capsys.readouterr().out
-    assert main(["models", "remove", "medgemma-1.5-4b-it"]) == 0
+    assert main(["models", "remove", "lingshu-7b"]) == 0
     assert "removed" in capsys.readouterr().out
 
 

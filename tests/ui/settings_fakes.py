@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from voxrad.audio.endpointer import Level, measure_level
-from voxrad.backends.model_store import ModelStoreError, RemoteFile
+from voxrad.backends.model_store import ModelStoreError, RemoteFile, RepoListing
 
 
 class FakeLevelSource:
@@ -52,7 +52,7 @@ class FakeOfflineHub:
     def __init__(self) -> None:
         self.asked: list[str] = []
 
-    def list_files(self, repo: str, revision: str, token: str | None) -> list[RemoteFile]:
+    def list_files(self, repo: str, revision: str, token: str | None) -> RepoListing:
         self.asked.append(repo)
         raise ModelStoreError(
             "The model hub could not be reached (ConnectionError).",
@@ -68,7 +68,7 @@ class FakeOfflineHub:
 class FakeCrashingHub(FakeOfflineHub):
     """A hub failing with an unexpected exception (not a VoxRadError)."""
 
-    def list_files(self, repo: str, revision: str, token: str | None) -> list[RemoteFile]:
+    def list_files(self, repo: str, revision: str, token: str | None) -> RepoListing:
         self.asked.append(repo)
         raise TypeError("unexpected")
 
@@ -78,11 +78,11 @@ class FakeFileHub:
 
     CONTENT = b"GGUF fake weights for the download test"
 
-    def list_files(self, repo: str, revision: str, token: str | None) -> list[RemoteFile]:
+    def list_files(self, repo: str, revision: str, token: str | None) -> RepoListing:
         import hashlib
 
         digest = hashlib.sha256(self.CONTENT).hexdigest()
-        return [RemoteFile("model-Q4_K_M.gguf", len(self.CONTENT), digest)]
+        return RepoListing(revision, [RemoteFile("model-Q4_K_M.gguf", len(self.CONTENT), digest)])
 
     def download(
         self, repo: str, filename: str, revision: str, folder: Path, token: str | None

@@ -38,7 +38,7 @@ FAKE_VLM = ModelEntry(
     family="gemma3",
     backend="llama-cpp",
     hf_repo="test/fake-vlm",
-    files=[ModelFile(role="weights", pattern="*.gguf")],
+    files=[ModelFile(role="weights", name="model-Q4_K_M.gguf")],
     ram_gb=0.1,
     licence="test",
 )

@@ -12,11 +12,12 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import logging
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from voxrad.core import paths
 from voxrad.core.errors import ModelNotInstalledError, VoxRadError
@@ -37,14 +38,52 @@ class UnknownModelError(VoxRadError):
     """A model name that the catalog does not list."""
 
 
+_GLOB = re.compile(r"[*?\[\]]")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_COMMIT = re.compile(r"^[0-9a-f]{40}$")
+
+
 class ModelFile(BaseModel):
-    """One file of a model. ``pattern`` is a glob matched against the repository's files
-    (exactly one must match); ``sha256``/``size`` are null where not yet verified."""
+    """One file of a model.
+
+    A GGUF model names its files exactly (``name``): a glob would match the repository's
+    other quantisations and projectors (``mmproj-F16`` and ``mmproj-BF16`` both match
+    ``mmproj*F16.gguf``). A ``snapshot`` takes the whole repository (``pattern`` ``*``).
+    ``sha256``/``size`` are what public sources pin; null where none is public, and then
+    the hub's own LFS checksum is checked and recorded at the first download.
+    """
 
     role: Literal["weights", "mmproj", "snapshot"]
-    pattern: str
+    name: str = ""
+    pattern: str = ""
     sha256: str | None = None
     size: int | None = None
+
+    @model_validator(mode="after")
+    def _one_file_or_snapshot(self) -> ModelFile:
+        if self.role == "snapshot":
+            if self.name or not self.pattern:
+                raise ValueError("a snapshot takes a pattern (usually '*'), not a file name")
+        elif not self.name or self.pattern or _GLOB.search(self.name):
+            raise ValueError(f"the {self.role} file must be named exactly, without wildcards")
+        if self.sha256 is not None and not _SHA256.match(self.sha256):
+            raise ValueError(f"sha256 must be 64 lower-case hex digits, not {self.sha256!r}")
+        return self
+
+    @property
+    def label(self) -> str:
+        return self.name or self.pattern
+
+    def matches(self, filename: str) -> bool:
+        """Whether ``filename`` (a path in the repository or a folder) is this file.
+
+        Case is ignored on every platform, so a model copied in on Windows (where
+        ``MMPROJ-F16.GGUF`` and ``mmproj-F16.gguf`` are one file) is found on Linux too.
+        """
+        base = filename.replace("\\", "/").rsplit("/", 1)[-1]
+        if self.role == "snapshot":
+            return fnmatch.fnmatchcase(filename.casefold(), self.pattern.casefold())
+        return base.casefold() == self.name.rsplit("/", 1)[-1].casefold()
 
 
 class Capabilities(BaseModel):
@@ -74,6 +113,8 @@ class ModelEntry(BaseModel):
     #: The Hugging Face id of the unquantised weights (transformers path), if any.
     transformers_repo: str = ""
     notes: str = ""
+    #: Where the revision, sizes and checksums come from (public sources), in words.
+    provenance: str = ""
 
     @property
     def install_dir(self) -> str:
@@ -83,9 +124,26 @@ class ModelEntry(BaseModel):
     def file_for(self, role: str) -> ModelFile | None:
         return next((f for f in self.files if f.role == role), None)
 
+    @property
+    def pinned_revision(self) -> bool:
+        """Whether ``revision`` is a commit (not a branch that can move)."""
+        return bool(_COMMIT.match(self.revision))
+
+    @property
+    def checksums(self) -> Literal["pinned", "recorded on first download"]:
+        """Where the files' checksums come from: the catalog, or the first download.
+
+        A snapshot (speech models, transformers folders) is always checked against the
+        hub's own LFS checksums at download time and recorded then.
+        """
+        named = [f for f in self.files if f.role != "snapshot"]
+        if named and all(f.sha256 and f.size for f in named):
+            return "pinned"
+        return "recorded on first download"
+
 
 class Catalog(BaseModel):
-    schema_version: int = 1
+    schema_version: int = 2
     models: list[ModelEntry]
 
     def get(self, name: str) -> ModelEntry:
@@ -181,7 +239,7 @@ class InstalledModel(BaseModel):
             return None
         if spec.role == "snapshot":
             return self.folder
-        matches = sorted(p for p in self.folder.iterdir() if fnmatch.fnmatch(p.name, spec.pattern))
+        matches = sorted(p for p in self.folder.iterdir() if spec.matches(p.name))
         return matches[0] if matches else None
 
 

@@ -9,7 +9,6 @@ with the same checks.
 
 from __future__ import annotations
 
-import fnmatch
 import logging
 import shutil
 from collections.abc import Callable
@@ -64,10 +63,19 @@ class RemoteFile:
     sha256: str | None = None
 
 
+@dataclass(frozen=True)
+class RepoListing:
+    """A repository's files at one commit (``revision`` resolved, so every file of a
+    model comes from the same commit even when the catalog names a branch)."""
+
+    commit: str
+    files: list[RemoteFile]
+
+
 class Hub(Protocol):
     """Where model files come from."""
 
-    def list_files(self, repo: str, revision: str, token: str | None) -> list[RemoteFile]: ...
+    def list_files(self, repo: str, revision: str, token: str | None) -> RepoListing: ...
 
     def download(
         self, repo: str, filename: str, revision: str, folder: Path, token: str | None
@@ -82,7 +90,7 @@ class HuggingFaceHub:
 
         return errors.GatedRepoError, errors.RepositoryNotFoundError, errors.HfHubHTTPError
 
-    def list_files(self, repo: str, revision: str, token: str | None) -> list[RemoteFile]:
+    def list_files(self, repo: str, revision: str, token: str | None) -> RepoListing:
         try:
             from huggingface_hub import HfApi
         except ImportError as exc:
@@ -109,7 +117,7 @@ class HuggingFaceHub:
             lfs = getattr(sibling, "lfs", None)
             sha = getattr(lfs, "sha256", None) if lfs is not None else None
             out.append(RemoteFile(sibling.rfilename, getattr(sibling, "size", None), sha))
-        return out
+        return RepoListing(commit=str(info.sha or revision), files=out)
 
     def download(
         self, repo: str, filename: str, revision: str, folder: Path, token: str | None
@@ -133,29 +141,52 @@ class HuggingFaceHub:
 
 
 def match_files(entry: ModelEntry, remote: list[RemoteFile]) -> list[tuple[ModelFile, RemoteFile]]:
-    """Which remote file each catalog file is (all repository files for a snapshot)."""
+    """Which remote file each catalog file is (all repository files for a snapshot).
+
+    A named file must be in the listing exactly once (case ignored), with the size and
+    checksum the catalog pins, where the listing shows them: a repository that changed
+    is refused here, before gigabytes are downloaded.
+    """
     pairs: list[tuple[ModelFile, RemoteFile]] = []
     for spec in entry.files:
         if spec.role == "snapshot":
             pairs += [(spec, r) for r in remote if r.name not in _SKIP_IN_SNAPSHOT]
             continue
-        hits = [r for r in remote if fnmatch.fnmatch(r.name.rsplit("/", 1)[-1], spec.pattern)]
+        hits = [r for r in remote if spec.matches(r.name)]
         if len(hits) != 1:
             names = ", ".join(r.name for r in hits) or "none"
             raise ModelStoreError(
-                f"The catalog's '{spec.pattern}' for {entry.name} matches {len(hits)} files in "
-                f"{entry.hf_repo} ({names}).",
-                hint="The repository changed: update VoxRad, or import the files by hand.",
+                f"{entry.hf_repo} at {entry.revision[:12]} should hold one file named "
+                f"{spec.name} for {entry.name}; it holds {len(hits)} ({names}).",
+                hint="The repository changed: update VoxRad, or import the files by hand "
+                "(`voxrad models import PATH`).",
             )
-        pairs.append((spec, hits[0]))
+        remote_file = hits[0]
+        if spec.size is not None and remote_file.size is not None and spec.size != remote_file.size:
+            raise ModelStoreError(
+                f"{remote_file.name} in {entry.hf_repo} is {remote_file.size:,} bytes, not the "
+                f"{spec.size:,} bytes VoxRad's catalog pins for {entry.name}.",
+                hint="The file was replaced upstream: update VoxRad, or import a verified copy.",
+            )
+        if spec.sha256 and remote_file.sha256 and spec.sha256 != remote_file.sha256.lower():
+            raise ChecksumMismatchError(
+                f"{remote_file.name} in {entry.hf_repo} is not the file VoxRad's catalog pins "
+                f"for {entry.name} (its checksum differs)."
+            )
+        pairs.append((spec, remote_file))
     return pairs
 
 
-def check_disk(folder: Path, needed: int) -> None:
+def free_space(folder: Path) -> tuple[Path, int]:
+    """The nearest existing folder at or above ``folder`` and its free bytes."""
     probe = folder
     while not probe.exists():
         probe = probe.parent
-    free = shutil.disk_usage(probe).free
+    return probe, shutil.disk_usage(probe).free
+
+
+def check_disk(folder: Path, needed: int) -> None:
+    probe, free = free_space(folder)
     if needed + DISK_MARGIN > free:
         raise InsufficientDiskError(
             f"Not enough disk space: {needed / 1e9:.1f} GB needed (plus 1 GB spare), "
@@ -169,6 +200,85 @@ def _expected_sha(spec: ModelFile, remote: RemoteFile | None) -> str | None:
     return remote.sha256.lower() if remote is not None and remote.sha256 else None
 
 
+@dataclass(frozen=True)
+class PlannedFile:
+    role: str
+    name: str
+    size: int | None
+    sha256: str | None
+    #: "catalog" (pinned by VoxRad), "hub" (the hub's LFS checksum) or "none".
+    checksum_from: Literal["catalog", "hub", "none"]
+    present: bool
+
+
+@dataclass(frozen=True)
+class PullPlan:
+    """What ``pull`` would fetch: the files, their sizes and the disk they need."""
+
+    name: str
+    repo: str
+    revision: str
+    commit: str
+    folder: Path
+    files: tuple[PlannedFile, ...]
+    free_bytes: int
+
+    @property
+    def download_bytes(self) -> int:
+        return sum(f.size or 0 for f in self.files if not f.present)
+
+    @property
+    def unknown_sizes(self) -> int:
+        return sum(1 for f in self.files if f.size is None and not f.present)
+
+    @property
+    def fits(self) -> bool:
+        return self.download_bytes + DISK_MARGIN <= self.free_bytes
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "repo": self.repo,
+            "revision": self.revision,
+            "commit": self.commit,
+            "folder": str(self.folder),
+            "files": [f.__dict__ for f in self.files],
+            "download_bytes": self.download_bytes,
+            "free_bytes": self.free_bytes,
+            "fits": self.fits,
+        }
+
+
+def plan(
+    entry: ModelEntry, models_dir: Path, *, hub: Hub | None = None, token: str | None = None
+) -> PullPlan:
+    """What ``pull`` would download, checked against the repository's listing, without
+    downloading anything (``voxrad models pull NAME --dry-run``)."""
+    hub = hub or HuggingFaceHub()
+    listing = hub.list_files(entry.hf_repo, entry.revision, token)
+    folder = models_dir / entry.install_dir
+    files = []
+    for spec, remote in match_files(entry, listing.files):
+        sha = _expected_sha(spec, remote)
+        source: Literal["catalog", "hub", "none"] = (
+            "catalog" if spec.role != "snapshot" and spec.sha256 else "hub" if sha else "none"
+        )
+        size = spec.size if spec.role != "snapshot" and spec.size is not None else remote.size
+        local = folder / remote.name
+        present = local.is_file() and (size is None or local.stat().st_size == size)
+        files.append(PlannedFile(spec.role, remote.name, size, sha, source, present))
+    _, free = free_space(folder)
+    return PullPlan(
+        name=entry.name,
+        repo=entry.hf_repo,
+        revision=entry.revision,
+        commit=listing.commit,
+        folder=folder,
+        files=tuple(files),
+        free_bytes=free,
+    )
+
+
 def pull(
     entry: ModelEntry,
     models_dir: Path,
@@ -177,19 +287,23 @@ def pull(
     token: str | None = None,
     on_progress: Callable[[str], None] | None = None,
 ) -> Manifest:
-    """Download ``entry`` into ``models_dir``; resumes partial downloads, checks every file."""
+    """Download ``entry`` into ``models_dir``; resumes partial downloads, checks every file.
+
+    Every file is fetched from the one commit the listing resolved, so a branch that moves
+    during the download cannot mix two versions of a model.
+    """
     hub = hub or HuggingFaceHub()
     folder = models_dir / entry.install_dir
-    pairs = match_files(entry, hub.list_files(entry.hf_repo, entry.revision, token))
-    present = {spec.pattern + r.name for spec, r in pairs if (folder / r.name).is_file()}
-    needed = sum(r.size or 0 for spec, r in pairs if spec.pattern + r.name not in present)
+    listing = hub.list_files(entry.hf_repo, entry.revision, token)
+    pairs = match_files(entry, listing.files)
+    needed = sum(r.size or 0 for _, r in pairs if not (folder / r.name).is_file())
     folder.mkdir(parents=True, exist_ok=True)
     check_disk(folder, needed)
     files: list[InstalledFile] = []
     for spec, remote in pairs:
         if on_progress is not None:
             on_progress(f"{entry.name}: {remote.name}")
-        path = hub.download(entry.hf_repo, remote.name, entry.revision, folder, token)
+        path = hub.download(entry.hf_repo, remote.name, listing.commit, folder, token)
         digest = sha256_of(path)
         expected = _expected_sha(spec, remote)
         if expected is not None and digest != expected:
@@ -202,7 +316,11 @@ def pull(
             InstalledFile(role=spec.role, path=remote.name, sha256=digest, size=path.stat().st_size)
         )
     manifest = Manifest(
-        name=entry.name, source="hub", hf_repo=entry.hf_repo, revision=entry.revision, files=files
+        name=entry.name,
+        source="hub",
+        hf_repo=entry.hf_repo,
+        revision=listing.commit,
+        files=files,
     )
     write_manifest(folder, manifest)
     logger.info("installed model %s (%d files)", entry.name, len(files))
@@ -272,13 +390,19 @@ def record_folder(entry: ModelEntry, folder: Path, *, source: Literal["hub", "im
                     )
                 )
             continue
-        hits = sorted(p for p in folder.iterdir() if fnmatch.fnmatch(p.name, spec.pattern))
+        hits = sorted(p for p in folder.iterdir() if p.is_file() and spec.matches(p.name))
         if len(hits) != 1:
             raise ModelStoreError(
-                f"{folder} should hold exactly one file matching '{spec.pattern}' for "
-                f"{entry.name}; it holds {len(hits)}."
+                f"{folder} should hold one file named {spec.name} for {entry.name}; "
+                f"it holds {len(hits)}.",
+                hint=f"Copy {spec.name} from {entry.hf_repo} into that folder.",
             )
         digest = sha256_of(hits[0])
+        if spec.size is not None and hits[0].stat().st_size != spec.size:
+            raise ChecksumMismatchError(
+                f"{hits[0].name} is {hits[0].stat().st_size:,} bytes, not the {spec.size:,} "
+                f"bytes of the file the catalog lists for {entry.name}."
+            )
         if spec.sha256 and digest != spec.sha256.lower():
             raise ChecksumMismatchError(
                 f"{hits[0].name} is not the file the catalog lists for {entry.name}."
@@ -295,7 +419,7 @@ def record_folder(entry: ModelEntry, folder: Path, *, source: Literal["hub", "im
 
 def _matches(entry: ModelEntry, names: list[str]) -> bool:
     specs = [s for s in entry.files if s.role != "snapshot"]
-    return bool(specs) and all(any(fnmatch.fnmatch(n, s.pattern) for n in names) for s in specs)
+    return bool(specs) and all(any(s.matches(n) for n in names) for s in specs)
 
 
 def import_path(
@@ -331,12 +455,20 @@ def import_path(
         check_disk(target, total)
         shutil.copytree(folder_in, target, dirs_exist_ok=True)
     else:
-        chosen = [
-            folder_in / n for s in entry.files for n in names if fnmatch.fnmatch(n, s.pattern)
-        ]
+        chosen = [folder_in / n for s in entry.files for n in names if s.matches(n)]
         check_disk(target, sum(p.stat().st_size for p in chosen))
         for src in chosen:
             shutil.copy2(src, target / src.name)
+        try:
+            manifest = record_folder(entry, target, source="import")
+        except ChecksumMismatchError:
+            for src in chosen:  # a refused copy must not look installed
+                (target / src.name).unlink(missing_ok=True)
+            if not any(target.iterdir()):
+                target.rmdir()
+            raise
+        logger.info("imported model %s (%d files)", entry.name, len(manifest.files))
+        return manifest
     manifest = record_folder(entry, target, source="import")
     logger.info("imported model %s (%d files)", entry.name, len(manifest.files))
     return manifest

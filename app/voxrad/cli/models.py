@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from voxrad.backends.catalog import ModelEntry
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -21,6 +27,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     pull = actions.add_parser("pull", help="download a model")
     pull.add_argument("name")
     pull.add_argument("--token", help="Hugging Face token (default: HF_TOKEN or the saved login)")
+    pull.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="show the files, sizes and disk space a pull needs, without downloading",
+    )
     verify = actions.add_parser("verify", help="check installed models' checksums")
     verify.add_argument("name", nargs="?")
     remove = actions.add_parser("remove", help="delete an installed model")
@@ -57,6 +68,8 @@ def run(args: argparse.Namespace) -> int:
                     "gated": e.gated,
                     "recommended": e.recommended,
                     "title": e.title,
+                    "revision": e.revision,
+                    "checksums": e.checksums,
                 }
             )
         if args.json:
@@ -71,7 +84,11 @@ def run(args: argparse.Namespace) -> int:
                 f"  {r['name']:<28} {r['kind']:<4} {r['backend']:<15} {mark:<10} "
                 f"RAM {r['ram_gb']:g} GB{gated}{star}"
             )
+            if r["checksums"] != "pinned":
+                print(f"  {'':<28} checksum {r['checksums']}")
         return 0
+    if args.action == "pull" and args.dry_run:
+        return _dry_run(catalog.get(args.name), models_dir, args)
     if args.action == "pull":
         entry = catalog.get(args.name)
         if entry.terms and not args.json:
@@ -113,4 +130,35 @@ def run(args: argparse.Namespace) -> int:
         print_json(manifest.model_dump())
     else:
         print(f"imported {manifest.name}: {len(manifest.files)} files checked and recorded")
+    return 0
+
+
+def _dry_run(entry: ModelEntry, models_dir: Path, args: argparse.Namespace) -> int:
+    """``pull NAME --dry-run``: what would be fetched, checked against the live listing."""
+    from voxrad.backends import model_store
+    from voxrad.cli.output import print_json
+
+    plan = model_store.plan(entry, models_dir, token=args.token or None)
+    if args.json:
+        print_json(plan.to_dict())
+        return 0 if plan.fits else 1
+    print(f"{entry.title}\nfrom {plan.repo} at {plan.commit}\ninto {plan.folder}")
+    for f in plan.files:
+        size = f"{f.size:>15,} bytes" if f.size is not None else f"{'size unknown':>21}"
+        check = {
+            "catalog": "sha256 pinned by VoxRad",
+            "hub": "sha256 from the hub, recorded at download",
+            "none": "no checksum available",
+        }[f.checksum_from]
+        state = "  (already here)" if f.present else ""
+        print(f"  {f.role:<8} {f.name:<48} {size}  {check}{state}")
+    unknown = f" plus {plan.unknown_sizes} file(s) of unknown size" if plan.unknown_sizes else ""
+    print(
+        f"to download: {plan.download_bytes / 1e9:.2f} GB{unknown}; "
+        f"free: {plan.free_bytes / 1e9:.1f} GB"
+    )
+    if not plan.fits:
+        print("not enough disk space (1 GB is kept spare): free space or choose another folder")
+        return 1
+    print("nothing was downloaded (dry run)")
     return 0
