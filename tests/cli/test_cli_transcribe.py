@@ -46,3 +46,23 @@ def test_missing_model(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> No
     wav = espeak_wav("Zoom in.", tmp_path)
     assert main(["transcribe", "--model", "large-v3-turbo", str(wav)]) == 1
     assert "not installed" in capsys.readouterr().err
+
+
+@pytest.mark.models
+def test_wake_phrase_report_for_a_room_recording(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    called = espeak_wav("VoxRad, next slice.", tmp_path, voice="en-gb")
+    assert main(["transcribe", "--json", "--wake-phrase", "VoxRad", str(called)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["woke"] is True, out["text"]
+    assert "next slice" in out["after_wake_phrase"].lower()
+    assert out["understood_as"]["action"] == "next_slice"
+    assert "wake_decision" in out["timings_s"]
+
+    room = espeak_wav("The lab results came back normal.", tmp_path, voice="en-gb")
+    assert main(["transcribe", "--json", "--wake-phrase", "--", str(room)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["wake_phrase"] == "VoxRad"  # the one in settings
+    assert out["woke"] is False and out["after_wake_phrase"] == ""
+    assert out["understood_as"] == {"kind": "nothing"}  # room talk is never a request

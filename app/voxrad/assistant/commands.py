@@ -17,7 +17,7 @@ Pure and Qt-free: the pipeline calls :meth:`CommandGrammar.parse` on each transc
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +30,7 @@ from voxrad.assistant.command_rules import (
     Action,
     Arg,
 )
-from voxrad.assistant.textnorm import fuzzy_correct, normalize, similar
+from voxrad.assistant.textnorm import fuzzy_correct, normalize
 
 __all__ = [
     "Action",
@@ -146,12 +146,13 @@ def parse_utterance(
     return grammar.parse(text)
 
 
-def split_wake_phrase(text: str, phrase: str, *, threshold: float = 0.75) -> str | None:
+def split_wake_phrase(
+    text: str, phrase: str, *, variants: Sequence[str] = (), sensitivity: float = 0.5
+) -> str | None:
     """What follows the wake phrase at the start of ``text``, or None when it is absent.
 
-    Matching is fuzzy because ASR writes an invented word many ways ("VoxRad", "Vox Rad",
-    "box rad"): the first one to three words (as many as the phrase has, plus one) are
-    compared with the phrase ignoring spaces and punctuation.
+    The first words are compared with the phrase by sound (:mod:`voxrad.backends.asr.wake`),
+    because a recogniser writes an invented word many ways ("Vox Rad", "Mark rad", "Moxlad").
 
     Examples
     --------
@@ -160,18 +161,9 @@ def split_wake_phrase(text: str, phrase: str, *, threshold: float = 0.75) -> str
     >>> split_wake_phrase("next slice", "VoxRad") is None
     True
     """
-    wanted = normalize(phrase).replace(" ", "")
-    if not wanted:
+    from voxrad.backends.asr.wake import detector
+
+    if not phrase.strip():
         return text.strip()
-    raw_words = text.strip().split()
-    n_phrase = len(normalize(phrase).split())
-    best: tuple[float, int] = (0.0, 0)
-    for n in range(1, min(len(raw_words), n_phrase + 1) + 1):
-        heard = normalize(" ".join(raw_words[:n])).replace(" ", "")
-        score = similar(heard, wanted)
-        if score > best[0]:
-            best = (score, n)
-    if best[0] < threshold:
-        return None
-    rest = " ".join(raw_words[best[1] :])
-    return rest.lstrip(" ,.;:!-").strip()
+    match = detector(phrase.strip(), tuple(variants), sensitivity).match(text)
+    return match.rest if match.woke else None

@@ -61,6 +61,9 @@ class PipelineOptions:
     muted: bool = False
     #: Hands-free utterances must start with this phrase (empty: no wake phrase).
     wake_phrase: str = ""
+    #: Accepted variants of the phrase, and how lenient the match by sound is (0..1).
+    wake_variants: tuple[str, ...] = ()
+    wake_sensitivity: float = 0.5
     synonyms: Mapping[str, str] | None = None
     #: Earlier answered turns sent with a question (the prompt replays them as context).
     history_turns: int = 6

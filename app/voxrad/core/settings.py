@@ -90,6 +90,10 @@ class AudioSettings(BaseModel):
     silence_s: float = Field(0.8, ge=0.2, le=5.0)
     vad_threshold: float = Field(0.5, ge=0.05, le=0.95)
     wake_phrase: str = "VoxRad"
+    #: Other spellings or phrases accepted as the wake phrase ("Vox Rad", "hey VoxRad").
+    wake_variants: list[str] = Field(default_factory=list)
+    #: 0 strict .. 1 lenient: how close to the phrase (by sound) the first words must be.
+    wake_sensitivity: float = Field(0.5, ge=0.0, le=1.0)
     #: Hands-free: ignore utterances that do not start with the wake phrase.
     require_wake_phrase: bool = True
 

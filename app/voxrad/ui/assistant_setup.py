@@ -109,6 +109,8 @@ def pipeline_options(settings: Settings) -> dict[str, Any]:
         "history_turns": prefs.history_turns,
         "muted": prefs.muted,
         "wake_phrase": audio.wake_phrase if audio.require_wake_phrase else "",
+        "wake_variants": tuple(audio.wake_variants),
+        "wake_sensitivity": audio.wake_sensitivity,
         "synonyms": settings.commands.synonyms,
         "live_transcript": prefs.live_transcript,
         "live_transcript_interval_s": prefs.live_transcript_interval_s,
@@ -118,7 +120,7 @@ def pipeline_options(settings: Settings) -> dict[str, Any]:
 # --- what a save changes -------------------------------------------------------------------
 
 #: Audio fields the pipeline reads (from the next utterance on); the others shape the capture.
-_PIPELINE_AUDIO = {"wake_phrase", "require_wake_phrase"}
+_PIPELINE_AUDIO = {"wake_phrase", "wake_variants", "wake_sensitivity", "require_wake_phrase"}
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,7 @@ FIELDS: dict[str, str] = {
     "assistant.side_button_talk": "Mouse side button talks",
     "assistant.hands_free": "Hands-free listening",
     "audio.wake_phrase": "Wake phrase",
+    "audio.wake_sensitivity": "Wake phrase sensitivity (0-1)",
     "asr.model": "Speech model",
     "asr.language": "Language",
     "asr.lexicon_path": "Site lexicon file",

@@ -156,8 +156,11 @@ def test_wake_phrase_is_heard_only_when_said(
     from voxrad.assistant.commands import split_wake_phrase
 
     said = read_wav(espeak_wav("VoxRad, scroll down five slices.", speech_dir))
-    # Unprompted, tiny.en writes the invented word as "Mark said".
-    assert split_wake_phrase(tiny_en.transcribe(said).text, "VoxRad") is None
+    # Unprompted, tiny.en writes the invented word as "Mark said": a spelling match missed it
+    # (issue 22); compared by sound it is the phrase.
+    unprompted = tiny_en.transcribe(said).text
+    assert unprompted.startswith("Mark said")
+    assert split_wake_phrase(unprompted, "VoxRad") == "scroll down five slices."
     heard = tiny_en.transcribe(said, wake_phrase="VoxRad").text
     assert split_wake_phrase(heard, "VoxRad") == "scroll down five slices."
     for room_talk in ("Next slice.", "I think the patient is stable."):
