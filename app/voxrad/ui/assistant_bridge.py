@@ -27,6 +27,7 @@ from voxrad.assistant.pipeline import AssistantPipeline, PipelineOptions
 from voxrad.assistant.store import ConversationStore, StudyConversation
 from voxrad.assistant.turns import Answerer, PipelineEvent, TurnRecord, ViewContext
 from voxrad.backends.asr.base import Transcriber
+from voxrad.backends.asr.lexicon import study_words
 from voxrad.backends.tts.base import Speaker
 from voxrad.core.conversation import Box
 from voxrad.core.errors import VoxRadError
@@ -300,6 +301,14 @@ class AssistantBridge(QObject):
 
     def _on_volume_loaded(self, volume: Volume) -> None:
         self._shown = (volume, *self.window.shown_series())
+        info = self._shown[2]
+        # Speech recognition favours the open study's words (README: "bias it"); a study
+        # without a header summary (NIfTI, an image) still names its modality.
+        if info is not None:
+            words = study_words(info.modality, info.body_part, [info.description])
+        else:
+            words = study_words(volume.modality)
+        self.pipeline.set_study_words(words)
         self._boxes.clear()  # set_volume already cleared the layer
         self._draw_below = max(self._newest_id, self.last_asked) + 1
         with self._view_lock:
