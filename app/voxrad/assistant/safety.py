@@ -152,15 +152,17 @@ def box_side(volume: Volume, slice_index: int, box: Box) -> Side | Literal["midl
 def check_laterality(answer: Answer, volume: Volume) -> list[SafetyFlag]:
     """Flag boxes on the other side of the patient from the side the answer names.
 
-    A finding's own label decides; when it names no side, the answer text does, but only
-    when the answer has a single boxed finding (with several, the text cannot be matched).
+    A finding's own label decides; when it names no side, the answer text does, and when
+    that names none either, the reasoning does ("right kidney" said only while reasoning is
+    still a claim about the box). Text is used only when the answer has a single boxed
+    finding (with several, the text cannot be matched to a box).
     """
     boxed = [f for f in answer.findings if f.box is not None and f.slice_index is not None]
     flags: list[SafetyFlag] = []
     for finding in boxed:
         side = stated_side(finding.label)
         if side is None and len(boxed) == 1:
-            side = stated_side(answer.answer)
+            side = stated_side(answer.answer) or stated_side(answer.reasoning)
         if side is None:
             continue
         if not volume.spacing_calibrated:
