@@ -316,8 +316,17 @@ class AssistantBridge(QObject):
         self.refresh_view()
         if self.store is None or not self.window.study_path:
             return
-        uid = f"{self.window.study_path}#series{self.window.series_number}"
-        self.conversation = self.store.for_study(uid)
+        # Filed under the study's own UIDs (the store keeps only a salted hash), so the same
+        # study opened from another folder or a PACS cache finds its conversation. Without
+        # UIDs (NIfTI, an image file) the path and series number are all there is; they are
+        # also what conversations were filed under before, moved on first load.
+        by_path = f"{self.window.study_path}#series{self.window.series_number}"
+        if info is not None and info.study_uid and info.uid:
+            self.conversation = self.store.for_study(
+                f"{info.study_uid}#{info.uid}", legacy_uid=by_path
+            )
+        else:
+            self.conversation = self.store.for_study(by_path)
         try:
             history = self.conversation.load()
         except VoxRadError as exc:
