@@ -41,6 +41,8 @@ class FakeTranscriber:
         self.text = text
         self.script = list(script)
         self.wake_phrases: list[str] = []
+        #: The words each final pass was asked to favour.
+        self.contexts: list[tuple[str, ...]] = []
         self.fail = fail
         self.gate = gate
         self.partial_gate = partial_gate
@@ -74,6 +76,7 @@ class FakeTranscriber:
             return Transcript(" ".join(words), "en", seconds)
         self.final_started.set()
         self.wake_phrases.append(wake_phrase)
+        self.contexts.append(tuple(context))
         if self.gate is not None:
             self.gate.wait()
         if self.fail is not None:

@@ -194,6 +194,22 @@ def test_hands_free_needs_the_wake_phrase(make: Make) -> None:
     assert t.wake_phrases[-1] == "" and len(viewer.commands) == 3
 
 
+def test_hands_free_room_talk_is_never_a_turn(make: Make) -> None:
+    # Talk in the room without the wake phrase: not shown (no event of its turn), not saved,
+    # never sent to the model. Only the utterance addressed to VoxRad is a turn.
+    t = FakeTranscriber(script=["Is the heart enlarged here?", "Vox Rad, next slice."])
+    answerer, saved = FakeAnswerer(REPLY), []
+    pipeline, log = make(transcriber=t, answerer=answerer, saved=saved, wake_phrase="VoxRad")
+    room = pipeline.submit_audio(AUDIO, hands_free=True)
+    addressed = pipeline.submit_audio(AUDIO, hands_free=True)
+    assert log.finished(addressed).command.action is Action.NEXT_SLICE
+    log.wait_for(lambda e: e.kind == "state" and e.state is S.IDLE)
+    assert [e.kind for e in log.events if e.turn is not None and e.turn.turn_id == room] == []
+    assert [r.turn_id for r in saved] == [addressed]
+    assert [r.turn_id for r in pipeline.turns()] == [addressed]
+    assert answerer.questions == []
+
+
 # --- one turn at a time ----------------------------------------------------------------------
 
 

@@ -88,6 +88,20 @@ def test_label_side_wins_and_several_boxes_need_their_own_labels() -> None:
     assert [(f.kind, f.finding) for f in flags] == [("laterality", "right nodule")]
 
 
+def test_side_named_only_in_the_reasoning_is_checked() -> None:
+    vol = axial()
+    mass = (Finding("mass", IMAGE_RIGHT, 0.9, 1),)  # image right: the patient's left
+    said = Answer(
+        "Yes, there is a mass.", reasoning="The mass arises from the right kidney.", findings=mass
+    )
+    (flag,) = check_answer(said, vol, {1}).flags
+    assert flag.kind == "laterality" and "says right" in flag.message
+    assert "patient's left" in flag.message
+    # The final answer's side outranks the reasoning's.
+    final = Answer("A left renal mass.", reasoning="Right kidney? No: left.", findings=mass)
+    assert check_answer(final, vol, {1}).flags == ()
+
+
 def test_sagittal_plane_cannot_be_checked() -> None:
     # Columns run anterior-posterior, rows superior-inferior: no left-right in the plane.
     direction = np.column_stack([[1.0, 0, 0], [0, 0, -1.0], [0, 1.0, 0]])

@@ -212,3 +212,19 @@ def test_switching_studies_saves_each_conversation_to_its_own_study() -> None:
     assert [t.kind for t in first.load()] == ["question"]
     assert [t.kind for t in second.load()] == ["command"]
     store.close()
+
+
+def test_a_conversation_filed_under_an_old_name_moves_once_to_the_study() -> None:
+    store = ConversationStore()
+    store.append("/cd/DICOM#series0", question_turn(1))
+    conversation = store.for_study(UID, legacy_uid="/cd/DICOM#series0")
+    assert [t.turn_id for t in conversation.load()] == [1]
+    assert store.load("/cd/DICOM#series0") == []  # moved, not copied
+    assert [t.turn_id for t in store.for_study(UID).load()] == [1]
+    # A study that already has a conversation never takes another one's.
+    store.append("/other/folder#series0", question_turn(7))
+    assert [t.turn_id for t in store.for_study(UID, legacy_uid="/other/folder#series0").load()] == [
+        1
+    ]
+    assert [t.turn_id for t in store.load("/other/folder#series0")] == [7]
+    store.close()

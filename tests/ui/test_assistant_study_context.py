@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from assistant_support import FakeBoxAnswerer, ask, make_window
+from assistant_support import FakeBoxAnswerer, ask, make_window, turn_event
+from pipeline_fakes import FakeTranscriber
 
 from voxrad.core.region import Region
 from voxrad.core.study import PatientIdentity, SeriesInfo
@@ -69,3 +70,24 @@ def test_shown_series_is_none_for_a_number_outside_the_study(qtbot: Any) -> None
     assert win.shown_series() == (IDENTITY, None)
     win.series_number = 0
     assert win.shown_series() == (IDENTITY, INFO)
+
+
+def test_speech_recognition_favours_the_open_study_words(
+    qtbot: Any, made: list[MainWindow]
+) -> None:
+    transcriber = FakeTranscriber("lung window")
+    win, bridge = make_window(qtbot, transcriber=transcriber)
+    made.append(win)
+    info = SeriesInfo(
+        "1.2.9", "CT", "Mediastinum W/O contrast", (6, 64, 64), study_uid="1.2", body_part="CHEST"
+    )
+    win.study = SimpleNamespace(identity=IDENTITY, series=[SimpleNamespace(info=info)])
+    win.series_number = 0
+    win.volume_loaded.emit(win.view_area.volume)
+
+    ids: list[int] = []
+    with qtbot.waitSignal(
+        bridge.event_received, timeout=10_000, check_params_cb=turn_event("finished", ids)
+    ):
+        ids.append(bridge.pipeline.submit_audio(np.zeros(16_000, np.float32)))
+    assert transcriber.contexts[-1] == ("CT", "chest", "mediastinum", "contrast")

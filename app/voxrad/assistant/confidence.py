@@ -28,6 +28,11 @@ from typing import Literal
 from voxrad.assistant.statements import split_reasoning
 from voxrad.core.conversation import Answer, Box, ConfidenceSource, Finding
 
+#: The one confidence vocabulary (panel, speech, export, report, ``voxrad ask``): at or
+#: above HIGH_CONFIDENCE is "high", below LOW_CONFIDENCE "low", between them "moderate".
+HIGH_CONFIDENCE = 0.75
+LOW_CONFIDENCE = 0.5
+ConfidenceLevel = Literal["high", "moderate", "low", "unknown"]
 #: A stated confidence this far above the measured one earns a warning.
 OVERSTATEMENT_GAP = 0.3
 #: Boxes from different samples with at least this IoU are the same finding.
@@ -216,10 +221,11 @@ def assess(
     return out
 
 
-def describe(confidence: float | None) -> str:
-    """A word for the UI and speech: "low" (< 0.5), "moderate" (< 0.8), "high", or "unknown"."""
-    if confidence is None:
+def describe(confidence: float | None) -> ConfidenceLevel:
+    """The word for a 0..1 confidence: "low" (< :data:`LOW_CONFIDENCE`), "moderate"
+    (< :data:`HIGH_CONFIDENCE`), "high", or "unknown" (None or not a number)."""
+    if confidence is None or not math.isfinite(confidence):
         return "unknown"
-    if confidence < 0.5:
+    if confidence < LOW_CONFIDENCE:
         return "low"
-    return "moderate" if confidence < 0.8 else "high"
+    return "moderate" if confidence < HIGH_CONFIDENCE else "high"

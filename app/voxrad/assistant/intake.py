@@ -81,27 +81,29 @@ class Intake:
     def _take(self, item: IntakeItem) -> None:
         record, t_submit, hands_free = item.record, item.t_submit, item.hands_free
         intervals: list[tuple[float, float]] = []
+        wake = self.p.options.wake_phrase if hands_free else ""
+        text = record.transcript
         if item.audio is not None:
-            wake = self.p.options.wake_phrase if hands_free else ""
             self._transcribe(record, item, intervals, wake)
             if record.error:
                 self._close_intake(record, t_submit, intervals)
                 return
-            if item.epoch != self.p._cancel_epoch:
-                record.cancelled = True
-                record.messages.append("Cancelled.")
-                self.p._emit("message", record, "Cancelled.")
-                self._close_intake(record, t_submit, intervals)
-                return
-        else:
-            self.p._emit("transcript", record)
-        text = record.transcript
-        if hands_free and self.p.options.wake_phrase:
-            rest = split_wake_phrase(text, self.p.options.wake_phrase)
-            if rest is None:
-                logger.debug("hands-free utterance without the wake phrase ignored")
-                return
-            text = rest
+            text = record.transcript
+            if wake:
+                # Room talk: not for VoxRad. It never becomes a turn, so it is not shown,
+                # saved, audited or sent (nor its transcript logged above DEBUG).
+                rest = split_wake_phrase(text, wake)
+                if rest is None:
+                    logger.debug("hands-free utterance without the wake phrase ignored")
+                    return
+                text = rest
+        self.p._emit("transcript", record)
+        if item.audio is not None and item.epoch != self.p._cancel_epoch:
+            record.cancelled = True
+            record.messages.append("Cancelled.")
+            self.p._emit("message", record, "Cancelled.")
+            self._close_intake(record, t_submit, intervals)
+            return
         parsed = self.p._grammar.parse(text)
         if parsed is None:
             record.kind = "empty"
@@ -155,7 +157,6 @@ class Intake:
             if job.started is not None:
                 record.timings["transcription"] = job.seconds
         record.transcript = job.result.text.strip() if job.result is not None else ""
-        self.p._emit("transcript", record)
 
     def _run_command(self, record: TurnRecord, command: Command) -> None:
         if command.action is Action.CANCEL:

@@ -20,19 +20,17 @@ from typing import Literal
 
 import numpy as np
 
+from voxrad.assistant.confidence import ConfidenceLevel, describe
 from voxrad.core.conversation import Answer, Box
 from voxrad.core.volume import Volume
 
 Side = Literal["left", "right"]
 FlagKind = Literal["laterality", "laterality-unchecked", "outside-body", "unsent-slice"]
-ConfidenceLevel = Literal["high", "moderate", "low", "unknown"]
 
 #: Mean HU below which a CT box is "mostly air" (lung parenchyma is about -850).
 AIR_HU = -900.0
 #: Share of a non-CT box that must lie on the body for the box to count as "on the body".
 MIN_BODY_FRACTION = 0.1
-HIGH_CONFIDENCE = 0.75
-LOW_CONFIDENCE = 0.5
 #: Colours for the UI (Material palette: readable on the dark theme and in print).
 CONFIDENCE_COLORS: dict[ConfidenceLevel, str] = {
     "high": "#2E7D32",
@@ -78,7 +76,8 @@ class SafetyReport:
 # -- confidence ---------------------------------------------------------------------------------
 def confidence_display(confidence: float | None) -> ConfidenceDisplay:
     """Level, words, hex colour and spoken prefix for a 0..1 confidence (None: unknown)."""
-    if confidence is None or not np.isfinite(confidence):
+    level = describe(confidence)
+    if confidence is None or level == "unknown":
         return ConfidenceDisplay(
             "unknown",
             "Confidence unknown: no estimate was possible.",
@@ -86,14 +85,11 @@ def confidence_display(confidence: float | None) -> ConfidenceDisplay:
             "Confidence unknown.",
         )
     pct = round(100 * min(max(confidence, 0.0), 1.0))
-    if confidence >= HIGH_CONFIDENCE:
-        level: ConfidenceLevel = "high"
+    if level == "high":
         words, spoken = f"High confidence ({pct}%).", f"High confidence, {pct} percent."
-    elif confidence >= LOW_CONFIDENCE:
-        level = "moderate"
+    elif level == "moderate":
         words, spoken = f"Moderate confidence ({pct}%).", f"Moderate confidence, {pct} percent."
     else:
-        level = "low"
         words = f"Low confidence ({pct}%): treat this answer with caution."
         spoken = f"Low confidence, {pct} percent. Treat this answer with caution."
     return ConfidenceDisplay(level, words, CONFIDENCE_COLORS[level], spoken)
@@ -156,15 +152,17 @@ def box_side(volume: Volume, slice_index: int, box: Box) -> Side | Literal["midl
 def check_laterality(answer: Answer, volume: Volume) -> list[SafetyFlag]:
     """Flag boxes on the other side of the patient from the side the answer names.
 
-    A finding's own label decides; when it names no side, the answer text does, but only
-    when the answer has a single boxed finding (with several, the text cannot be matched).
+    A finding's own label decides; when it names no side, the answer text does, and when
+    that names none either, the reasoning does ("right kidney" said only while reasoning is
+    still a claim about the box). Text is used only when the answer has a single boxed
+    finding (with several, the text cannot be matched to a box).
     """
     boxed = [f for f in answer.findings if f.box is not None and f.slice_index is not None]
     flags: list[SafetyFlag] = []
     for finding in boxed:
         side = stated_side(finding.label)
         if side is None and len(boxed) == 1:
-            side = stated_side(answer.answer)
+            side = stated_side(answer.answer) or stated_side(answer.reasoning)
         if side is None:
             continue
         if not volume.spacing_calibrated:

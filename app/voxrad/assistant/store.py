@@ -4,10 +4,11 @@ Privacy decisions (transcripts and answers are patient data):
 
 * One SQLite file in the user's own data folder (``voxrad.core.paths.data_dir()``), readable by
   that user only (0600 on POSIX). Nothing is written next to the study or the working folder.
-* A study is found by ``HMAC-SHA256(salt, StudyInstanceUID)``, the salt random per
-  installation and kept inside the database: the UID itself is never stored, and the key
-  cannot be matched against a UID list from another workstation. Table and file names never
-  contain it.
+* A study is found by ``HMAC-SHA256(salt, name)``, the name being the StudyInstanceUID and
+  SeriesInstanceUID (the app passes ``"<study>#<series>"``; a file without UIDs passes its
+  path), the salt random per installation and kept inside the database: the UID itself is
+  never stored, and the key cannot be matched against a UID list from another workstation.
+  Table and file names never contain it.
 * Everything about a turn (transcript, question, answer, messages) is one payload column.
   With a key (``key=`` or the ``VOXRAD_CONVERSATION_KEY`` variable, a Fernet key that site IT
   provisions, e.g. from the OS keychain) the payload is encrypted at rest (AES-128-CBC +
@@ -169,9 +170,33 @@ class ConversationStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def for_study(self, study_uid: str) -> StudyConversation:
-        """This study's conversation: hand its ``append`` to the pipeline's ``on_turn_finished``."""
-        return StudyConversation(self, study_uid)
+    def for_study(self, study_uid: str, *, legacy_uid: str | None = None) -> StudyConversation:
+        """This study's conversation: hand its ``append`` to the pipeline's ``on_turn_finished``.
+
+        ``legacy_uid`` is the name the same conversation was filed under by an older VoxRad
+        (the file path and series number): a conversation found only there is moved to
+        ``study_uid`` when it is first loaded.
+        """
+        return StudyConversation(self, study_uid, legacy_uid=legacy_uid)
+
+    def refile(self, old_uid: str, new_uid: str) -> int:
+        """Move ``old_uid``'s conversation to ``new_uid`` unless ``new_uid`` already has one;
+        returns the number of turns moved."""
+        old, new = self.study_key(old_uid), self.study_key(new_uid)
+        if old == new:
+            return 0
+        with self._lock:
+            try:
+                cur = self._db.execute(
+                    "UPDATE turns SET study_key = ? WHERE study_key = ? AND NOT EXISTS "
+                    "(SELECT 1 FROM turns WHERE study_key = ?)",
+                    (new, old, new),
+                )
+                self._db.commit()
+            except sqlite3.Error as exc:
+                logger.error("conversation store: %s", exc)
+                raise ConversationStoreError("The saved conversation could not be read.") from exc
+        return cur.rowcount
 
     # --- internals ---------------------------------------------------------------------------
 
@@ -217,20 +242,32 @@ class ConversationStore:
 
 
 class StudyConversation:
-    """The store bound to one study (so the pipeline needs no UID)."""
+    """The store bound to one study (so the pipeline needs no UID).
 
-    def __init__(self, store: ConversationStore, study_uid: str) -> None:
+    With a ``legacy_uid`` (see :meth:`ConversationStore.for_study`), :meth:`load` first moves
+    a conversation filed under it, so history saved by an older VoxRad is still found.
+    """
+
+    def __init__(
+        self, store: ConversationStore, study_uid: str, *, legacy_uid: str | None = None
+    ) -> None:
         self._store = store
         self._uid = study_uid
+        self._legacy = legacy_uid
 
     def append(self, record: TurnRecord) -> None:
         self._store.append(self._uid, record)
 
     def load(self) -> list[TurnRecord]:
+        if self._legacy is not None and self._store.refile(self._legacy, self._uid):
+            logger.info("a saved conversation was refiled under its study")
         return self._store.load(self._uid)
 
     def clear(self) -> int:
-        return self._store.clear(self._uid)
+        cleared = self._store.clear(self._uid)
+        if self._legacy is not None:
+            cleared += self._store.clear(self._legacy)
+        return cleared
 
 
 def _fernet_module() -> Any:

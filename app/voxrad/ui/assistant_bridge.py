@@ -27,6 +27,7 @@ from voxrad.assistant.pipeline import AssistantPipeline, PipelineOptions
 from voxrad.assistant.store import ConversationStore, StudyConversation
 from voxrad.assistant.turns import Answerer, PipelineEvent, TurnRecord, ViewContext
 from voxrad.backends.asr.base import Transcriber
+from voxrad.backends.asr.lexicon import study_words
 from voxrad.backends.tts.base import Speaker
 from voxrad.core.conversation import Box
 from voxrad.core.errors import VoxRadError
@@ -300,6 +301,14 @@ class AssistantBridge(QObject):
 
     def _on_volume_loaded(self, volume: Volume) -> None:
         self._shown = (volume, *self.window.shown_series())
+        info = self._shown[2]
+        # Speech recognition favours the open study's words (README: "bias it"); a study
+        # without a header summary (NIfTI, an image) still names its modality.
+        if info is not None:
+            words = study_words(info.modality, info.body_part, [info.description])
+        else:
+            words = study_words(volume.modality)
+        self.pipeline.set_study_words(words)
         self._boxes.clear()  # set_volume already cleared the layer
         self._draw_below = max(self._newest_id, self.last_asked) + 1
         with self._view_lock:
@@ -307,8 +316,17 @@ class AssistantBridge(QObject):
         self.refresh_view()
         if self.store is None or not self.window.study_path:
             return
-        uid = f"{self.window.study_path}#series{self.window.series_number}"
-        self.conversation = self.store.for_study(uid)
+        # Filed under the study's own UIDs (the store keeps only a salted hash), so the same
+        # study opened from another folder or a PACS cache finds its conversation. Without
+        # UIDs (NIfTI, an image file) the path and series number are all there is; they are
+        # also what conversations were filed under before, moved on first load.
+        by_path = f"{self.window.study_path}#series{self.window.series_number}"
+        if info is not None and info.study_uid and info.uid:
+            self.conversation = self.store.for_study(
+                f"{info.study_uid}#{info.uid}", legacy_uid=by_path
+            )
+        else:
+            self.conversation = self.store.for_study(by_path)
         try:
             history = self.conversation.load()
         except VoxRadError as exc:

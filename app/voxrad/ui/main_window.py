@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from voxrad import __version__
+from voxrad.assistant.privacy import log_redactor
 from voxrad.core import paths
 from voxrad.core.study import PatientIdentity, SeriesInfo
 from voxrad.core.volume import Volume
@@ -199,6 +200,10 @@ class MainWindow(QMainWindow):
         if not self.loader.is_current(rid):
             return
         self.study = study
+        # From here on the log handlers drop this study's identifiers (README: "logs drop
+        # the study's identifiers"), as `voxrad ask` and `voxrad info` do for theirs.
+        identity = getattr(study, "identity", None)
+        log_redactor().set_identity(identity if isinstance(identity, PatientIdentity) else None)
         if self.series_list.count():
             return
         for n, series in enumerate(study.series):  # type: ignore[attr-defined]
