@@ -92,7 +92,10 @@ class Intake:
             if wake:
                 # Room talk: not for VoxRad. It never becomes a turn, so it is not shown,
                 # saved, audited or sent (nor its transcript logged above DEBUG).
-                rest = split_wake_phrase(text, wake)
+                opts = self.p.options
+                rest = split_wake_phrase(
+                    text, wake, variants=opts.wake_variants, sensitivity=opts.wake_sensitivity
+                )
                 if rest is None:
                     logger.debug("hands-free utterance without the wake phrase ignored")
                     return

@@ -155,7 +155,10 @@ class LiveTranscript:
                 return
             # Hands-free with a wake phrase: talk in the room that does not start with it is
             # not for VoxRad (the final transcript is ignored too), so it is not put on screen.
-            if wake_phrase and not split_wake_phrase(text, wake_phrase):
+            opts = self.p.options
+            if wake_phrase and not split_wake_phrase(
+                text, wake_phrase, variants=opts.wake_variants, sensitivity=opts.wake_sensitivity
+            ):
                 return
             self.stats.emitted += 1
             self._shown = generation

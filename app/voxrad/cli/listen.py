@@ -80,7 +80,9 @@ def run(args: argparse.Namespace) -> int:
         "clipped": utterance.clipped,
     }
     if wake is not None:
-        rest = split_wake_phrase(text, wake)
+        rest = split_wake_phrase(
+            text, wake, variants=audio.wake_variants, sensitivity=audio.wake_sensitivity
+        )
         payload["wake_phrase_heard"] = rest is not None
         text = rest or ""
     parsed = CommandGrammar(settings.commands.synonyms).parse(text) if text else None
