@@ -43,7 +43,18 @@ REQUESTS = (
     "show the axial view",
     "what is this lesion",
 )
-VOICES = ("en-us", "en-gb", "en-gb-scotland", "en-029", "en-us-nyc", "en-us+f3")
+VOICES = (
+    "en-us",
+    "en-gb",
+    "en-gb-scotland",
+    "en-029",
+    "en-us-nyc",
+    "en-us+f3",
+    "en-gb-x-gbclan",
+    "en-gb-x-gbcwmd",
+    "en+klatt3",
+    "en-us+m7",
+)
 SPEEDS = (145, 180)
 ROOM_TALK = (
     "Can you pass me the clamp please.",
@@ -129,6 +140,12 @@ def main() -> int:
     parser.add_argument("--model", default="tiny.en")
     parser.add_argument("--phrase", default="VoxRad")
     parser.add_argument("--cache", type=Path, default=Path.home() / ".cache/VoxRad/bench_wake")
+    parser.add_argument(
+        "--no-prompt",
+        action="store_true",
+        help="transcribe without the wake phrase in the decoder prompt (to measure what the "
+        "prompt adds: it helps the recogniser spell the phrase but can write it into room talk)",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     for tool in ("espeak-ng", "sox"):
@@ -145,14 +162,14 @@ def main() -> int:
     transcriber.load()
 
     def transcribe(key: str, make_audio: object) -> tuple[str, float]:
-        path = args.cache / (
-            hashlib.sha256(f"{args.model}|{args.phrase}|{key}".encode()).hexdigest()[:24] + ".json"
-        )
+        prompted = "" if args.no_prompt else args.phrase
+        digest = hashlib.sha256(f"{args.model}|{prompted}|{key}".encode()).hexdigest()[:24]
+        path = args.cache / f"{digest}.json"
         if path.is_file():
             cached = json.loads(path.read_text())
             return cached["text"], cached["seconds"]
         audio = make_audio()  # type: ignore[operator]
-        text = transcriber.transcribe(audio, wake_phrase=args.phrase).text
+        text = transcriber.transcribe(audio, wake_phrase=prompted).text
         path.write_text(json.dumps({"key": key, "text": text, "seconds": audio.size / SR}))
         return text, audio.size / SR
 
@@ -213,6 +230,7 @@ def main() -> int:
     missed = [t for (_, t, _) in wake_clips if not WakeDetector(args.phrase).match(t).woke]
     payload = {
         "model": args.model,
+        "wake_phrase_in_prompt": not args.no_prompt,
         "phrase": args.phrase,
         "wake_clips": len(wake_clips),
         "room_clips": len(room_clips),

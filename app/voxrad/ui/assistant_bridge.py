@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence
 
 from voxrad.assistant.commands import Action, Command
 from voxrad.assistant.pipeline import AssistantPipeline, PipelineOptions
@@ -37,7 +38,7 @@ from voxrad.core.study import PatientIdentity, SeriesInfo
 from voxrad.core.volume import Volume
 from voxrad.ui.conversation_panel import ConversationPanel
 from voxrad.ui.main_window import MainWindow
-from voxrad.ui.menus import build_assistant_menu
+from voxrad.ui.menus import guarded
 from voxrad.ui.push_to_talk import DEFAULT_TALK_KEY, MicrophoneFactory, PushToTalk
 from voxrad.ui.slice_view import SliceView
 from voxrad.ui.turn_widget import finding_overlay_id
@@ -352,3 +353,46 @@ class AssistantBridge(QObject):
         with self._view_lock:
             self._region = (k, box)
         self.panel.set_notice(f"Region on slice {k + 1} selected: the next question is about it.")
+
+
+# --- the Assistant menu ------------------------------------------------------------------
+def build_assistant_menu(win: MainWindow, bridge: AssistantBridge) -> dict[str, QAction]:
+    """The Assistant menu: keyboard ways to ask, cancel, mute and clear (push-to-talk itself
+    is a held key, handled by the bridge)."""
+    panel = bridge.panel
+    menu = win.menuBar().addMenu("&Assistant")
+    actions: dict[str, QAction] = {}
+    for name, text, slot, key in (
+        ("ask", "&Type a question", panel.focus_input, "Ctrl+L"),
+        ("cancel_answer", "&Cancel the answer", bridge.pipeline.cancel, "Ctrl+K"),
+        ("mute", "&Mute speech", panel.mute_button.toggle, "Ctrl+M"),
+        ("clear_conversation", "C&lear the conversation", bridge.clear_conversation, ""),
+    ):
+        action = QAction(text, win)
+        if key:
+            action.setShortcut(QKeySequence(key))
+        action.triggered.connect(lambda _=False, t=text, s=slot: guarded(win, t, s))
+        menu.addAction(action)
+        win.addAction(action)
+        actions[name] = action
+    talk = menu.addAction(talk_reminder(bridge))
+    talk.setEnabled(False)  # a reminder: a held key cannot be a menu shortcut
+    actions["hold_to_talk"] = talk
+    mute = actions["mute"]
+    mute.setCheckable(True)
+    panel.mute_button.toggled.connect(mute.setChecked)
+    return actions
+
+
+def talk_reminder(bridge: AssistantBridge) -> str:
+    """The Assistant menu's "Hold to talk" line for the bridge's key and side-button setting."""
+    talk = bridge.talk
+    side = " / mouse side button" if talk.side_button_talk else ""
+    return f"Hold to talk\t{talk.talk_key.toString()}{side}"
+
+
+def update_talk_reminder(bridge: AssistantBridge) -> None:
+    """Show the push-to-talk key now in use (after Settings changed it)."""
+    action = bridge.menu_actions.get("hold_to_talk")
+    if action is not None:
+        action.setText(talk_reminder(bridge))

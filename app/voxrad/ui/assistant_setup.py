@@ -29,9 +29,8 @@ from voxrad.backends.asr.base import Transcriber
 from voxrad.backends.tts.base import Speaker
 from voxrad.core.errors import VoxRadError
 from voxrad.core.settings import Settings
-from voxrad.ui.assistant_bridge import AssistantBridge
+from voxrad.ui.assistant_bridge import AssistantBridge, update_talk_reminder
 from voxrad.ui.main_window import MainWindow
-from voxrad.ui.menus import update_talk_reminder
 from voxrad.ui.push_to_talk import MicrophoneFactory, MicrophoneLike
 
 logger = logging.getLogger(__name__)
@@ -338,6 +337,11 @@ def build_assistant(
 
     Call :meth:`AssistantBridge.start` afterwards (models begin loading in the background).
     """
+    if not getattr(window, "_applies_saved_settings", False):
+        # Settings saved in the dialog apply at once to the running assistant (and, if it
+        # could not start, the status bar says they apply at restart).
+        window.settings_saved.connect(lambda new: apply_saved_settings(window, new))
+        window._applies_saved_settings = True  # type: ignore[attr-defined]
     live = LiveSettings(settings, engines or Engines())
     prefs = settings.assistant
     store: ConversationStore | None

@@ -46,6 +46,9 @@ class MainWindow(QMainWindow):
     load_failed = Signal(str)
     load_cancelled = Signal()
     region_picked = Signal(object)  # core.region.Region: for the conversation panel
+    #: Settings just saved in the Settings dialog (core.settings.Settings): the assistant's
+    #: composition (ui.assistant_setup) applies them; the window does not know how.
+    settings_saved = Signal(object)
 
     def __init__(self, *, show_dialogs: bool = True) -> None:
         super().__init__()

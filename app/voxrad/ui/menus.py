@@ -5,20 +5,36 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import Protocol, cast
 
+from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtWidgets import QMenuBar, QStatusBar
 
 from voxrad.core.errors import VoxRadError
 from voxrad.core.windowing import CT_PRESETS, WindowPreset
 from voxrad.render.volume_scene import VOLUME_PRESETS
 from voxrad.ui.slice_view import TOOLS, SliceView
+from voxrad.ui.view_area import ViewArea
 
 logger = logging.getLogger(__name__)
 
-if TYPE_CHECKING:
-    from voxrad.ui.assistant_bridge import AssistantBridge
-    from voxrad.ui.main_window import MainWindow
+
+class MenuWindow(Protocol):
+    """What the menus need of the main window (a protocol, so this module sits below it)."""
+
+    view_area: ViewArea
+
+    def menuBar(self) -> QMenuBar: ...  # noqa: N802 (Qt names)
+    def statusBar(self) -> QStatusBar: ...  # noqa: N802 (Qt names)
+    def addAction(self, action: QAction) -> None: ...  # noqa: N802 (Qt names)
+    def removeAction(self, action: QAction) -> None: ...  # noqa: N802 (Qt names)
+    def open_dialog(self, folder: bool = False) -> None: ...
+    def open_demo(self) -> int: ...
+    def export_view(self) -> object: ...
+    def cancel_load(self) -> None: ...
+    def close(self) -> bool: ...
+
 
 _TOOL_KEYS = {
     "navigate": "Esc",
@@ -30,14 +46,15 @@ _TOOL_KEYS = {
 }
 
 
-def build_menus(win: MainWindow) -> dict[str, object]:
+def build_menus(win: MenuWindow) -> dict[str, object]:
     """Create every menu; returns actions (and the recent-studies menu) by name."""
     area = win.view_area
     actions: dict[str, object] = {}
     bar = win.menuBar()
+    owner = cast(QObject, win)  # the window is a QMainWindow: it parents the actions
 
     def add(menu, name: str, text: str, slot: Callable[[], object], key: str = "") -> QAction:  # type: ignore[no-untyped-def]
-        action = QAction(text, win)
+        action = QAction(text, owner)
         if key:
             action.setShortcut(QKeySequence(key))
         action.triggered.connect(lambda _=False: guarded(win, text, slot))
@@ -112,7 +129,7 @@ def build_menus(win: MainWindow) -> dict[str, object]:
     actions["fill_presets"] = fill_presets
 
     tools_menu = bar.addMenu("&Tools")
-    group = QActionGroup(win)
+    group = QActionGroup(owner)
     for tool in TOOLS:
         action = add(tools_menu, f"tool_{tool}", tool.capitalize(),
                      partial(area.set_tool, tool), _TOOL_KEYS[tool])  # fmt: skip
@@ -132,48 +149,6 @@ def build_menus(win: MainWindow) -> dict[str, object]:
     help_menu = bar.addMenu("&Help")
     add(help_menu, "about", "About VoxRad", lambda: _about(win))
     return actions
-
-
-def build_assistant_menu(win: MainWindow, bridge: AssistantBridge) -> dict[str, QAction]:
-    """The Assistant menu: keyboard ways to ask, cancel, mute and clear (push-to-talk itself
-    is a held key, handled by the bridge)."""
-    panel = bridge.panel
-    menu = win.menuBar().addMenu("&Assistant")
-    actions: dict[str, QAction] = {}
-    for name, text, slot, key in (
-        ("ask", "&Type a question", panel.focus_input, "Ctrl+L"),
-        ("cancel_answer", "&Cancel the answer", bridge.pipeline.cancel, "Ctrl+K"),
-        ("mute", "&Mute speech", panel.mute_button.toggle, "Ctrl+M"),
-        ("clear_conversation", "C&lear the conversation", bridge.clear_conversation, ""),
-    ):
-        action = QAction(text, win)
-        if key:
-            action.setShortcut(QKeySequence(key))
-        action.triggered.connect(lambda _=False, t=text, s=slot: guarded(win, t, s))
-        menu.addAction(action)
-        win.addAction(action)
-        actions[name] = action
-    talk = menu.addAction(talk_reminder(bridge))
-    talk.setEnabled(False)  # a reminder: a held key cannot be a menu shortcut
-    actions["hold_to_talk"] = talk
-    mute = actions["mute"]
-    mute.setCheckable(True)
-    panel.mute_button.toggled.connect(mute.setChecked)
-    return actions
-
-
-def talk_reminder(bridge: AssistantBridge) -> str:
-    """The Assistant menu's "Hold to talk" line for the bridge's key and side-button setting."""
-    talk = bridge.talk
-    side = " / mouse side button" if talk.side_button_talk else ""
-    return f"Hold to talk\t{talk.talk_key.toString()}{side}"
-
-
-def update_talk_reminder(bridge: AssistantBridge) -> None:
-    """Show the push-to-talk key now in use (after Settings changed it)."""
-    action = bridge.menu_actions.get("hold_to_talk")
-    if action is not None:
-        action.setText(talk_reminder(bridge))
 
 
 def guarded(win, what: str, slot: Callable[[], object]) -> None:  # type: ignore[no-untyped-def]
@@ -223,6 +198,8 @@ def _volume_preset(area, name: str) -> None:  # type: ignore[no-untyped-def]
 def _settings(win) -> None:  # type: ignore[no-untyped-def]
     from voxrad.ui.settings_dialog import open_settings_dialog
 
+    # Saved settings go out through the window's signal; whoever runs the assistant applies
+    # them (ui.assistant_setup), so the dialog needs no knowledge of the assistant.
     win.settings_dialog = open_settings_dialog(win)  # kept: a window-modal dialog lives on
 
 

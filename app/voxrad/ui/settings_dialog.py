@@ -292,12 +292,17 @@ class SettingsDialog(QDialog):
 def open_settings_dialog(
     window: QWidget, factory: Callable[..., SettingsDialog] | None = None
 ) -> SettingsDialog:
-    """Show the dialog over ``window`` (window-modal, not blocking the event loop)."""
+    """Show the dialog over ``window`` (window-modal, not blocking the event loop).
+
+    Saved settings are emitted as the window's ``settings_saved`` signal, which the
+    assistant's composition (:func:`voxrad.ui.assistant_setup.build_assistant`) connects to
+    :func:`~voxrad.ui.assistant_setup.apply_saved_settings`.
+    """
     from voxrad.core.settings import load_settings
-    from voxrad.ui.assistant_setup import apply_saved_settings
 
     dialog = (factory or SettingsDialog)(load_settings(), parent=window)
-    # Applied at once to the running assistant; the status bar says what was applied.
-    dialog.saved.connect(lambda new: apply_saved_settings(window, new))
+    relay = getattr(window, "settings_saved", None)
+    if relay is not None:
+        dialog.saved.connect(relay.emit)
     dialog.open()
     return dialog
