@@ -75,11 +75,17 @@ def to_request(
 def _interpret(result: GenerationResult, prepared: PreparedInput, family: str) -> Answer:
     parsed = parse_answer(result.text, family=family, image_size=prepared.image_size)
     located = locate_findings(parsed, prepared)
-    if result.finish_reason == "length":
-        located = located.with_warnings(
-            f"The answer was cut off after {result.completion_tokens} tokens."
+    if result.finish_reason == "complete":
+        return located
+    detail = result.finish_detail
+    if result.finish_reason == "length" and not detail:
+        detail = (
+            f"it reached the longest answer allowed ({result.completion_tokens} tokens, "
+            "vlm.max_answer_tokens)."
         )
-    return located
+    cut = replace(located, finish_reason=result.finish_reason, finish_detail=detail)
+    # The note leads the warnings: every place that lists warnings then shows it too.
+    return replace(cut, warnings=(cut.cut_off_note, *cut.warnings))
 
 
 def ask(

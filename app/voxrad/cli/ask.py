@@ -109,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
         sample_temperature=vlm.sample_temperature,
     )
     sent: list[GenerationRequest] = []
-    remote = bool(getattr(model, "is_remote", False))
+    remote = model.is_remote
     try:
         answer = ask(
             model,
