@@ -32,7 +32,7 @@ from typing import Any
 from voxrad.assistant.commands import Action, Command
 from voxrad.assistant.turns import TurnRecord
 from voxrad.core import paths
-from voxrad.core.conversation import Answer, Box, Finding, Question
+from voxrad.core.conversation import FINISH_REASONS, Answer, Box, Finding, FinishReason, Question
 from voxrad.core.errors import DependencyMissingError, VoxRadError
 
 logger = logging.getLogger(__name__)
@@ -307,6 +307,8 @@ def record_to_dict(r: TurnRecord) -> dict[str, Any]:
             "family": a.family,
             "raw_text": a.raw_text,
             "timings": a.timings,
+            "finish_reason": a.finish_reason,
+            "finish_detail": a.finish_detail,
         },
         "model": r.model,
         "messages": r.messages,
@@ -316,6 +318,13 @@ def record_to_dict(r: TurnRecord) -> dict[str, Any]:
         "timings": r.timings,
         "created": r.created,
     }
+
+
+def _finish(value: object) -> FinishReason:
+    for reason in FINISH_REASONS:
+        if value == reason:
+            return reason
+    return "complete" if value is None else "engine"  # unknown: never read as whole
 
 
 def record_from_dict(d: dict[str, Any]) -> TurnRecord:
@@ -364,6 +373,9 @@ def record_from_dict(d: dict[str, Any]) -> TurnRecord:
             family=a["family"],
             raw_text=a["raw_text"],
             timings=dict(a["timings"]),
+            # Turns stored before answers said how they ended were whole answers.
+            finish_reason=_finish(a.get("finish_reason")),
+            finish_detail=str(a.get("finish_detail") or ""),
         ),
         model=d["model"],
         messages=list(d["messages"]),

@@ -59,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
     from voxrad.assistant.privacy import PrivacyPolicy, burned_in_risk, log_redactor
     from voxrad.backends.vlm.base import GenerationRequest
     from voxrad.backends.vlm.registry import create_vlm, resolve_model
+    from voxrad.cli import EXIT_CUT_OFF, EXIT_OK
     from voxrad.cli.output import print_json
     from voxrad.core.conversation import Box, Question, QuestionScope
     from voxrad.core.settings import load_settings
@@ -158,9 +159,13 @@ def run(args: argparse.Namespace) -> int:
     payload["notice"] = notice
     payload["disclaimer"] = "Decision support, not a diagnosis."
     payload["audit_record"] = record.seq
+    # A cut-off answer gets its own exit code: a script must not file a fragment as a reply.
+    code = EXIT_CUT_OFF if answer.cut_off else EXIT_OK
     if args.json:
         print_json(payload)
-        return 0
+        return code
+    if answer.cut_off:
+        print(answer.cut_off_note)
     print(answer.answer if answer.answer else "(the model gave no answer)")
     if answer.reasoning:
         print(f"reasoning: {answer.reasoning}")
@@ -176,10 +181,11 @@ def run(args: argparse.Namespace) -> int:
     shown = "unknown" if conf is None else f"{conf:.0%} ({describe(conf)})"
     print(f"confidence: {shown} from {answer.confidence_source}")
     for warning in answer.warnings:
-        print(f"warning: {warning}")
+        if warning != answer.cut_off_note:  # printed above the answer already
+            print(f"warning: {warning}")
     speed = timings.pop("tokens_per_s", None)
     stages = ", ".join(f"{k} {v:.2f} s" for k, v in timings.items())
     print(f"model: {answer.model}  {stages}" + (f", {speed:.1f} tokens/s" if speed else ""))
     print(f"recorded in the audit log as record {record.seq}")
     print("Decision support, not a diagnosis.")
-    return 0
+    return code

@@ -96,6 +96,9 @@ class AuditEntry:
     remote: bool = False
     settings: dict[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    #: How the answer ended (core.conversation.FinishReason); anything but "complete" means
+    #: ``answer`` holds a fragment, which the record says in so many words (``cut_off``).
+    finish_reason: str = "complete"
 
 
 @dataclass(frozen=True)
@@ -241,6 +244,8 @@ class AuditLog:
             "remote": entry.remote,
             "settings": entry.settings,
             "warnings": list(entry.warnings),
+            "finish_reason": entry.finish_reason,
+            "cut_off": entry.finish_reason != "complete",
         }
 
     def append(self, entry: AuditEntry) -> StoredRecord:

@@ -7,99 +7,35 @@ answer ended (``finish_reason``) and that the next question works.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import socket
-import struct
-import threading
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
 
 import pytest
 
+from site_server_support import (
+    READ_TIMEOUT_S,
+    STALL_S,
+    FaultHandler,
+    FaultServer,
+    Scenario,
+    fault_server,
+    url_of,
+)
 from voxrad.backends.vlm.base import ChatMessage, GenerationRequest, GenerationResult
 from voxrad.backends.vlm.openai_compat import OpenAICompatVLM
 from voxrad.core.errors import BackendError
 
-#: Short timeouts keep the stall tests quick; the server stalls well past them.
-READ_TIMEOUT_S = 0.4
-STALL_S = 2.0
-
-Scenario = Callable[["_Handler"], None]
-
-
-class FaultServer(ThreadingHTTPServer):
-    """Plays ``scenarios`` in order, one per request; after them, a normal two-piece reply."""
-
-    daemon_threads = True
-    scenarios: list[Scenario]
-    released: threading.Event
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        pass  # the faults break connections on purpose
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: FaultServer
-    protocol_version = "HTTP/1.1"
-
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers["Content-Length"]))
-        play = self.server.scenarios.pop(0) if self.server.scenarios else normal
-        play(self)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-    # -- building blocks for the scenarios ----------------------------------------------------
-    def sse_head(self, content_type: str = "text/event-stream") -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Cache-Control", "no-cache")
-        self.send_header("Connection", "close")
-        self.end_headers()
-        self.close_connection = True
-
-    def piece(self, text: str, finish: str | None = None) -> None:
-        chunk = {"choices": [{"delta": {"content": text}, "finish_reason": finish}]}
-        self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
-        self.wfile.flush()
-
-    def reset(self) -> None:
-        """Drop the connection with a TCP reset (SO_LINGER 0), as a crashed proxy does."""
-        self.wfile.flush()
-        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        self.connection.close()
-        self.close_connection = True
-
-    def finish(self) -> None:
-        with contextlib.suppress(OSError, ValueError):
-            super().finish()
-
-
-def normal(h: _Handler) -> None:
-    h.sse_head()
-    h.piece("Final Answer: ")
-    h.piece("no nodule.", finish="stop")
-    h.wfile.write(b"data: [DONE]\n\n")
-
 
 @pytest.fixture()
 def site() -> Iterator[FaultServer]:
-    srv = FaultServer(("127.0.0.1", 0), _Handler)
-    srv.scenarios = []
-    srv.released = threading.Event()
-    thread = threading.Thread(target=srv.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield srv
-    srv.released.set()
-    srv.shutdown()
-    srv.server_close()
+    with fault_server() as srv:
+        yield srv
 
 
 def _client(srv: FaultServer) -> OpenAICompatVLM:
     return OpenAICompatVLM(
-        f"http://127.0.0.1:{srv.server_address[1]}/v1",
+        url_of(srv),
         "m",
         connect_timeout_s=1.0,
         read_timeout_s=READ_TIMEOUT_S,
@@ -160,7 +96,7 @@ def test_reset_before_headers_says_reached_but_closed(site: FaultServer) -> None
 
 
 def test_closed_before_headers_says_reached_but_closed(site: FaultServer) -> None:
-    def close(h: _Handler) -> None:
+    def close(h: FaultHandler) -> None:
         h.close_connection = True
 
     err = _fails(site, close)
@@ -174,7 +110,7 @@ def test_stall_before_headers_is_a_timeout(site: FaultServer) -> None:
 
 
 def test_stall_before_the_first_piece_is_a_timeout(site: FaultServer) -> None:
-    def stall(h: _Handler) -> None:
+    def stall(h: FaultHandler) -> None:
         h.sse_head()
         site.released.wait(STALL_S)
 
@@ -196,7 +132,7 @@ def test_stall_before_the_first_piece_is_a_timeout(site: FaultServer) -> None:
 def test_http_errors_name_the_status(
     site: FaultServer, status: int, body: bytes, expected: str
 ) -> None:
-    def fail(h: _Handler) -> None:
+    def fail(h: FaultHandler) -> None:
         h.send_response(status)
         h.send_header("Content-Length", str(len(body)))
         h.end_headers()
@@ -208,7 +144,7 @@ def test_http_errors_name_the_status(
 
 
 def test_html_page_says_answered_but_unreadable(site: FaultServer) -> None:
-    def html(h: _Handler) -> None:
+    def html(h: FaultHandler) -> None:
         h.sse_head("text/html")
         h.wfile.write(b"<html><body>Please log in to the proxy</body></html>")
 
@@ -218,7 +154,7 @@ def test_html_page_says_answered_but_unreadable(site: FaultServer) -> None:
 
 
 def test_non_json_event_says_answered_but_unreadable(site: FaultServer) -> None:
-    def garbage(h: _Handler) -> None:
+    def garbage(h: FaultHandler) -> None:
         h.sse_head()
         h.wfile.write(b"data: this is not json\n\n")
 
@@ -228,7 +164,7 @@ def test_non_json_event_says_answered_but_unreadable(site: FaultServer) -> None:
 
 
 def test_malformed_sse_says_answered_but_unreadable(site: FaultServer) -> None:
-    def malformed(h: _Handler) -> None:
+    def malformed(h: FaultHandler) -> None:
         h.sse_head()
         h.wfile.write(b"{'choices': oops}\nnot an event stream\n\n")
 
@@ -237,7 +173,7 @@ def test_malformed_sse_says_answered_but_unreadable(site: FaultServer) -> None:
 
 
 def test_a_json_object_that_is_not_a_chunk_is_unreadable(site: FaultServer) -> None:
-    def wrong(h: _Handler) -> None:
+    def wrong(h: FaultHandler) -> None:
         h.sse_head()
         h.wfile.write(b'data: ["a", "list"]\n\n')
 
@@ -246,7 +182,7 @@ def test_a_json_object_that_is_not_a_chunk_is_unreadable(site: FaultServer) -> N
 
 
 def test_error_event_instead_of_an_answer(site: FaultServer) -> None:
-    def error_event(h: _Handler) -> None:
+    def error_event(h: FaultHandler) -> None:
         h.sse_head()
         h.wfile.write(b'data: {"error": {"message": "model crashed"}}\n\n')
 
@@ -255,7 +191,7 @@ def test_error_event_instead_of_an_answer(site: FaultServer) -> None:
 
 
 def test_a_non_streaming_json_reply_is_read_whole(site: FaultServer) -> None:
-    def whole(h: _Handler) -> None:
+    def whole(h: FaultHandler) -> None:
         body = json.dumps(
             {"choices": [{"message": {"content": "Final Answer: yes."}, "finish_reason": "stop"}]}
         ).encode()
@@ -274,7 +210,7 @@ def test_a_non_streaming_json_reply_is_read_whole(site: FaultServer) -> None:
 
 # -- after some text: a cut-off answer, never a whole one -------------------------------------
 def test_reset_mid_stream_is_a_cut_off_answer(site: FaultServer) -> None:
-    def drop(h: _Handler) -> None:
+    def drop(h: FaultHandler) -> None:
         h.sse_head()
         h.piece("Final Answer: ")
         h.piece("The le")
@@ -287,7 +223,7 @@ def test_reset_mid_stream_is_a_cut_off_answer(site: FaultServer) -> None:
 
 
 def test_stream_closed_without_finish_is_a_cut_off_answer(site: FaultServer) -> None:
-    def close(h: _Handler) -> None:
+    def close(h: FaultHandler) -> None:
         h.sse_head()
         h.piece("Final Answer: ")
         h.piece("The le")  # then the handler returns: a clean close, no [DONE]
@@ -299,7 +235,7 @@ def test_stream_closed_without_finish_is_a_cut_off_answer(site: FaultServer) -> 
 
 
 def test_stall_mid_stream_is_a_cut_off_answer(site: FaultServer) -> None:
-    def stall(h: _Handler) -> None:
+    def stall(h: FaultHandler) -> None:
         h.sse_head()
         h.piece("Final Answer: The le")
         site.released.wait(STALL_S)
@@ -311,7 +247,7 @@ def test_stall_mid_stream_is_a_cut_off_answer(site: FaultServer) -> None:
 
 
 def test_garbage_mid_stream_is_a_cut_off_answer(site: FaultServer) -> None:
-    def garbage(h: _Handler) -> None:
+    def garbage(h: FaultHandler) -> None:
         h.sse_head()
         h.piece("Final Answer: The le")
         h.wfile.write(b"data: {broken\n\n")
@@ -322,7 +258,7 @@ def test_garbage_mid_stream_is_a_cut_off_answer(site: FaultServer) -> None:
 
 
 def test_server_ending_the_answer_early_is_a_cut_off_answer(site: FaultServer) -> None:
-    def abort(h: _Handler) -> None:
+    def abort(h: FaultHandler) -> None:
         h.sse_head()
         h.piece("Final Answer: The le", finish="abort")
         h.wfile.write(b"data: [DONE]\n\n")
@@ -333,7 +269,7 @@ def test_server_ending_the_answer_early_is_a_cut_off_answer(site: FaultServer) -
 
 
 def test_length_finish_is_reported(site: FaultServer) -> None:
-    def length(h: _Handler) -> None:
+    def length(h: FaultHandler) -> None:
         h.sse_head()
         h.piece("Final Answer: The le", finish="length")
         h.wfile.write(b"data: [DONE]\n\n")
@@ -344,7 +280,7 @@ def test_length_finish_is_reported(site: FaultServer) -> None:
 def test_endless_stream_stops_at_the_token_limit(site: FaultServer) -> None:
     sent = []
 
-    def endless(h: _Handler) -> None:
+    def endless(h: FaultHandler) -> None:
         h.sse_head()
         while not site.released.is_set() and len(sent) < 10_000:
             h.piece("la ")  # ignores max_tokens; ends only when the client hangs up
