@@ -32,7 +32,7 @@ from typing import Any
 from voxrad.assistant.commands import Action, Command
 from voxrad.assistant.turns import TurnRecord
 from voxrad.core import paths
-from voxrad.core.conversation import FINISH_REASONS, Answer, Box, Finding, FinishReason, Question
+from voxrad.core.conversation import Answer, Box, Finding, Question, finish_reason_from
 from voxrad.core.errors import DependencyMissingError, VoxRadError
 
 logger = logging.getLogger(__name__)
@@ -320,13 +320,6 @@ def record_to_dict(r: TurnRecord) -> dict[str, Any]:
     }
 
 
-def _finish(value: object) -> FinishReason:
-    for reason in FINISH_REASONS:
-        if value == reason:
-            return reason
-    return "complete" if value is None else "engine"  # unknown: never read as whole
-
-
 def record_from_dict(d: dict[str, Any]) -> TurnRecord:
     """The turn :func:`record_to_dict` wrote."""
     c, q, a = d.get("command"), d.get("question"), d.get("answer")
@@ -374,7 +367,7 @@ def record_from_dict(d: dict[str, Any]) -> TurnRecord:
             raw_text=a["raw_text"],
             timings=dict(a["timings"]),
             # Turns stored before answers said how they ended were whole answers.
-            finish_reason=_finish(a.get("finish_reason")),
+            finish_reason=finish_reason_from(a.get("finish_reason")),
             finish_detail=str(a.get("finish_detail") or ""),
         ),
         model=d["model"],

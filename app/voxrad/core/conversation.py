@@ -47,6 +47,17 @@ _CUT_OFF_DETAIL: dict[FinishReason, str] = {
 }
 #: The few words the spoken reply ends with when the answer is cut off.
 CUT_OFF_SPOKEN = "The answer was cut off."
+#: How :attr:`Answer.cut_off_note` begins.
+CUT_OFF_PREFIX = "The answer was cut off: "
+
+
+def finish_reason_from(value: object) -> FinishReason:
+    """A stored finish reason read back: missing (stored before answers said how they ended)
+    means "complete"; an unknown value is never read as a whole answer."""
+    for reason in FINISH_REASONS:
+        if value == reason:
+            return reason
+    return "complete" if value is None else "engine"
 
 
 @dataclass(frozen=True)
@@ -235,7 +246,7 @@ class Answer:
         if not self.cut_off:
             return ""
         detail = self.finish_detail or _CUT_OFF_DETAIL.get(self.finish_reason, "")
-        return f"The answer was cut off: {detail}" if detail else CUT_OFF_SPOKEN
+        return f"{CUT_OFF_PREFIX}{detail}" if detail else CUT_OFF_SPOKEN
 
     @property
     def boxes(self) -> tuple[Box, ...]:
