@@ -18,6 +18,7 @@ Privacy decisions (transcripts and answers are patient data):
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -33,7 +34,7 @@ from voxrad.assistant.commands import Action, Command
 from voxrad.assistant.turns import TurnRecord
 from voxrad.core import paths
 from voxrad.core.conversation import Answer, Box, Finding, Question, finish_reason_from
-from voxrad.core.errors import DependencyMissingError, VoxRadError
+from voxrad.core.errors import DependencyMissingError, VoxRadError, storage_cause, storage_hint
 
 logger = logging.getLogger(__name__)
 
@@ -122,6 +123,7 @@ class ConversationStore:
                 int(self.encrypted),
                 payload,
             ),
+            "saved",
         )
 
     def load(self, study_uid: str) -> list[TurnRecord]:
@@ -129,6 +131,7 @@ class ConversationStore:
         rows = self._execute(
             "SELECT encrypted, payload FROM turns WHERE study_key = ? ORDER BY turn_id",
             (self.study_key(study_uid),),
+            "read",
         )
         return [record_from_dict(json.loads(self._decrypt(enc, payload))) for enc, payload in rows]
 
@@ -175,15 +178,19 @@ class ConversationStore:
 
     # --- internals ---------------------------------------------------------------------------
 
-    def _execute(self, sql: str, args: tuple[Any, ...]) -> list[Any]:
+    def _execute(self, sql: str, args: tuple[Any, ...], doing: str = "saved or read") -> list[Any]:
         with self._lock:
             try:
                 rows = self._db.execute(sql, args).fetchall()
                 self._db.commit()
             except sqlite3.Error as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.rollback()  # the next turn's write must not inherit this one
                 logger.error("conversation store: %s", exc)
+                cause = storage_cause(exc)
                 raise ConversationStoreError(
-                    "The conversation could not be saved or read."
+                    f"The conversation could not be {doing}" + (f": {cause}." if cause else "."),
+                    hint=_store_hint(cause, self.path.parent),
                 ) from exc
         return rows
 
@@ -231,6 +238,11 @@ class StudyConversation:
 
     def clear(self) -> int:
         return self._store.clear(self._uid)
+
+
+def _store_hint(cause: str, folder: Path) -> str | None:
+    hint = storage_hint(cause, folder)
+    return f"{hint} The conversation on screen is not affected." if hint else None
 
 
 def _fernet_module() -> Any:
