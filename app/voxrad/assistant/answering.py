@@ -72,7 +72,9 @@ def to_request(
     )
 
 
-def _interpret(result: GenerationResult, prepared: PreparedInput, family: str) -> Answer:
+def _interpret(
+    result: GenerationResult, prepared: PreparedInput, family: str, max_tokens: int
+) -> Answer:
     parsed = parse_answer(result.text, family=family, image_size=prepared.image_size)
     located = locate_findings(parsed, prepared)
     if result.finish_reason == "complete":
@@ -80,8 +82,7 @@ def _interpret(result: GenerationResult, prepared: PreparedInput, family: str) -
     detail = result.finish_detail
     if result.finish_reason == "length" and not detail:
         detail = (
-            f"it reached the longest answer allowed ({result.completion_tokens} tokens, "
-            "vlm.max_answer_tokens)."
+            f"it reached the longest answer allowed ({max_tokens} tokens, vlm.max_answer_tokens)."
         )
     cut = replace(located, finish_reason=result.finish_reason, finish_detail=detail)
     # The note leads the warnings: every place that lists warnings then shows it too.
@@ -150,7 +151,7 @@ def ask(
         timings["tokens_per_s"] = result.timings["tokens_per_s"]
 
     t1 = time.perf_counter()
-    answer = _interpret(result, prepared, family)
+    answer = _interpret(result, prepared, family, request.max_tokens)
     timings["parse"] = time.perf_counter() - t1
 
     samples: list[Answer] = []
@@ -164,7 +165,7 @@ def ask(
                 want_logprobs=False,
             )
             extra = model.generate(sampled, cancel=cancel)
-            samples.append(_interpret(extra, prepared, family))
+            samples.append(_interpret(extra, prepared, family, sampled.max_tokens))
         timings["samples"] = time.perf_counter() - t2
 
     token_logprobs = None

@@ -169,7 +169,8 @@ def test_malformed_sse_says_answered_but_unreadable(site: FaultServer) -> None:
         h.wfile.write(b"{'choices': oops}\nnot an event stream\n\n")
 
     err = _fails(site, malformed)
-    assert "answered, but not with a chat reply VoxRad can read" in err.message
+    assert "answered, but not with a chat reply VoxRad can read (no events)" in err.message
+    assert "/v1" in err.hint
 
 
 def test_a_json_object_that_is_not_a_chunk_is_unreadable(site: FaultServer) -> None:
@@ -254,7 +255,9 @@ def test_garbage_mid_stream_is_a_cut_off_answer(site: FaultServer) -> None:
 
     result = _cut(site, garbage)
     assert result.finish_reason == "engine"
-    assert "cannot read" in result.finish_detail
+    assert result.finish_detail == (
+        "the model server 127.0.0.1 sent something VoxRad cannot read mid-answer."
+    )
 
 
 def test_server_ending_the_answer_early_is_a_cut_off_answer(site: FaultServer) -> None:

@@ -205,12 +205,13 @@ class OpenAICompatVLM:
                 reply.stream(response, request.max_tokens, cancel)
         except _UnreadableError as exc:
             if reply.pieces:
-                return self._cut_off(reply, clock, "engine", f"{self.host} {_UNREADABLE_CUT}")
+                return self._cut_off(
+                    reply, clock, "engine", f"the model server {self.host} {_UNREADABLE_CUT}"
+                )
             raise BackendError(
                 f"The model server {self.host} answered, but not with a chat reply VoxRad can "
                 f"read ({exc}).",
-                hint="Check that vlm.server_url is the server's OpenAI-compatible API (ending "
-                "in /v1), not a web page or proxy; the server's log says more.",
+                hint=_UNREADABLE_HINT,
             ) from exc
         except _ServerFailedError as exc:
             logger.warning("model server reported an error mid-answer")
@@ -248,12 +249,15 @@ class OpenAICompatVLM:
             # The stream ended without saying so (no finish_reason, no [DONE]): the
             # connection closed mid-answer. A fragment must not pass for a whole reply.
             logger.warning("model server stream ended without a finish")
+            if reply.unreadable_lines and not reply.pieces:
+                raise BackendError(
+                    f"The model server {self.host} answered, but not with a chat reply VoxRad "
+                    "can read (no events).",
+                    hint=_UNREADABLE_HINT,
+                )
             if not reply.pieces:
                 raise BackendError(
-                    f"The model server {self.host} closed the connection without answering."
-                    if not reply.unreadable_lines
-                    else f"The model server {self.host} answered, but not with a chat reply "
-                    "VoxRad can read (no events).",
+                    f"The model server {self.host} closed the connection without answering.",
                     hint=_CLOSED_HINT,
                 )
             return self._cut_off(
@@ -316,6 +320,10 @@ class OpenAICompatVLM:
 _CLOSED_HINT = (
     "The server was reached but may have restarted or be overloaded; ask again. If it "
     "persists, the server's log says why."
+)
+_UNREADABLE_HINT = (
+    "Check that vlm.server_url is the server's OpenAI-compatible API (ending in /v1), not a "
+    "web page or proxy; the server's log says more."
 )
 _UNREADABLE_CUT = "sent something VoxRad cannot read mid-answer."
 #: Finish reasons of the OpenAI API (and vLLM, llama.cpp, Ollama) that mean the model ended
