@@ -19,7 +19,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         description=(
             "Ask the vision-language model about one slice, a region of it, or the whole "
             "series. Prints the answer, the model's reasoning, findings with boxes (image "
-            "pixels and patient LPS mm) and how sure it is. Decision support, not a diagnosis."
+            "pixels and patient LPS mm) and how sure it is. Decision support, not a diagnosis. "
+            "Exit code 4: the answer was cut off (token limit, connection, engine); it is "
+            "printed and audited marked as such."
         ),
     )
     p.add_argument("path", help="a DICOM file or folder, NIfTI file, or PNG/JPEG image")
