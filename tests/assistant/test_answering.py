@@ -23,6 +23,7 @@ class FakeVLM:
     """Replies with scripted texts (one per call) and records the requests it got."""
 
     name = "fake"
+    is_remote = False
 
     def __init__(self, replies: list[str], *, logprob: float | None = None) -> None:
         self.replies = list(replies)

@@ -43,6 +43,8 @@ class FakeEngine:
     With ``gate``, streaming pauses before the word ``pause_at`` until the gate is set.
     """
 
+    is_remote = False
+
     def __init__(
         self,
         spec: ModelSpec,
@@ -197,7 +199,7 @@ def engine_answerer(
 
     def factory(spec: ModelSpec, settings: VlmSettings, privacy: PrivacySettings) -> FakeEngine:
         engines.append(FakeEngine(spec))
-        engines[-1].is_remote = remote  # type: ignore[attr-defined]
+        engines[-1].is_remote = remote
         return engines[-1]
 
     answerer = ModelAnswerer(

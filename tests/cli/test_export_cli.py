@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,7 @@ from voxrad.imaging.registry import open_study
 from voxrad.records.audit import AuditLog
 
 
-def _audited_answer(study_dir: Path) -> None:
+def _audited_answer(study_dir: Path, *, cut_off: bool = False) -> None:
     study = open_study(study_dir)
     series = study.find()
     question = Question("Quokka ZX-99173: nodule?", slice_index=2, series_uid=series.info.uid)
@@ -34,6 +35,13 @@ def _audited_answer(study_dir: Path) -> None:
         confidence=0.8,
         model="medgemma-1.5-4b-it",
     )
+    if cut_off:
+        answer = replace(
+            answer,
+            finish_reason="connection",
+            finish_detail="the connection to the model server 127.0.0.1 was lost.",
+        )
+        answer = replace(answer, warnings=(answer.cut_off_note,))
     with AuditLog() as log:
         record_answer(
             log,
@@ -93,3 +101,20 @@ def test_export_refuses_another_study_and_unknown_records(
     missing = run_voxrad("export", str(tmp_path / "ct"), "--record", "7", home=voxrad_home)
     assert missing.returncode == 1 and "no audit record 7" in missing.stderr
     assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
+
+
+def test_export_of_a_cut_off_answer_marks_sr_and_report(voxrad_home: Path, tmp_path: Path) -> None:
+    write_ct(tmp_path / "ct")
+    _audited_answer(tmp_path / "ct", cut_off=True)
+    out = tmp_path / "out"
+    result = run_voxrad(
+        "export", str(tmp_path / "ct"), "--record", "1", "--out", str(out), home=voxrad_home
+    )
+    assert result.returncode == 0, result.stderr
+    sr_path, _, html_path = (Path(line) for line in result.stdout.split())
+    sr = pydicom.dcmread(sr_path)
+    assert sr.SeriesDescription == "VoxRad findings, answer cut off (decision support)"
+    html = html_path.read_text()
+    note = "The answer was cut off: the connection to the model server 127.0.0.1 was lost."
+    assert html.count("The answer was cut off") == 1 and note in html
+    assert html.index(note) < html.index("A nodule in the right lung.")

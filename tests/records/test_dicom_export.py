@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import highdicom as hd
@@ -102,6 +103,19 @@ def test_sr_round_trip_with_scoord_on_the_source_images(
     assert sources[2].SOPInstanceUID in dump
     assert "nodule, confidence 82%" in dump
     assert "medgemma-1.5-4b-it" in dump
+
+
+def test_sr_of_a_cut_off_answer_says_so_in_its_series_description(
+    study: tuple[Volume, dict[int, pydicom.Dataset]],
+) -> None:
+    _, sources = study
+    whole = findings_sr(_answer(), evidence=list(sources.values()), sources=sources)
+    assert whole.dataset.SeriesDescription == "VoxRad findings (decision support, not a diagnosis)"
+    cut = replace(_answer(), finish_reason="length")
+    exported = findings_sr(cut, evidence=list(sources.values()), sources=sources)
+    description = exported.dataset.SeriesDescription
+    assert description == "VoxRad findings, answer cut off (decision support)"
+    assert len(description) <= 64  # LO
 
 
 def test_sr_falls_back_to_scoord3d_without_a_source_image(

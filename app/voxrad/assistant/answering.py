@@ -72,14 +72,21 @@ def to_request(
     )
 
 
-def _interpret(result: GenerationResult, prepared: PreparedInput, family: str) -> Answer:
+def _interpret(
+    result: GenerationResult, prepared: PreparedInput, family: str, max_tokens: int
+) -> Answer:
     parsed = parse_answer(result.text, family=family, image_size=prepared.image_size)
     located = locate_findings(parsed, prepared)
-    if result.finish_reason == "length":
-        located = located.with_warnings(
-            f"The answer was cut off after {result.completion_tokens} tokens."
+    if result.finish_reason == "complete":
+        return located
+    detail = result.finish_detail
+    if result.finish_reason == "length" and not detail:
+        detail = (
+            f"it reached the longest answer allowed ({max_tokens} tokens, vlm.max_answer_tokens)."
         )
-    return located
+    cut = replace(located, finish_reason=result.finish_reason, finish_detail=detail)
+    # The note leads the warnings: every place that lists warnings then shows it too.
+    return replace(cut, warnings=(cut.cut_off_note, *cut.warnings))
 
 
 def ask(
@@ -144,7 +151,7 @@ def ask(
         timings["tokens_per_s"] = result.timings["tokens_per_s"]
 
     t1 = time.perf_counter()
-    answer = _interpret(result, prepared, family)
+    answer = _interpret(result, prepared, family, request.max_tokens)
     timings["parse"] = time.perf_counter() - t1
 
     samples: list[Answer] = []
@@ -158,7 +165,7 @@ def ask(
                 want_logprobs=False,
             )
             extra = model.generate(sampled, cancel=cancel)
-            samples.append(_interpret(extra, prepared, family))
+            samples.append(_interpret(extra, prepared, family, sampled.max_tokens))
         timings["samples"] = time.perf_counter() - t2
 
     token_logprobs = None

@@ -85,6 +85,7 @@ def audit_entry(
         remote=remote,
         settings=output_settings(settings, sent),
         warnings=answer.warnings,
+        finish_reason=answer.finish_reason,
     )
 
 

@@ -164,7 +164,7 @@ class ModelAnswerer:
             if speakable and on_answer_text is not None:
                 on_answer_text(speakable)
 
-        remote = bool(getattr(self._model, "is_remote", False))
+        remote = self._model.is_remote
         sent: list[GenerationRequest] = []
         answer = ask(
             self._model,

@@ -48,6 +48,9 @@ from voxrad.core.errors import VoxRadError
 
 logger = logging.getLogger(__name__)
 
+#: Follows the store's own message when a finished turn cannot be saved: nothing is lost yet.
+SAVE_FAILED_TAIL = "This turn stays on screen until VoxRad closes."
+
 __all__ = ["NOTHING_HEARD", "AssistantPipeline", "PipelineOptions"]
 
 
@@ -362,9 +365,12 @@ class AssistantPipeline:
         if self._on_turn_finished is not None:
             try:
                 self._on_turn_finished(record.snapshot())
-            except Exception:
+            except Exception as exc:
                 logger.exception("saving turn %d failed", record.turn_id)
                 note = "This turn could not be saved; it stays on screen until VoxRad closes."
+                if isinstance(exc, VoxRadError):
+                    # Say why (the disk is full, the folder is read-only) and what to do.
+                    note = f"{exc.message} {SAVE_FAILED_TAIL} {exc.hint}".strip()
                 record.messages.append(note)
                 self._emit("message", record, note)
         self._emit("finished", record)

@@ -19,6 +19,7 @@ Privacy decisions (transcripts and answers are patient data):
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -33,8 +34,8 @@ from typing import Any
 from voxrad.assistant.commands import Action, Command
 from voxrad.assistant.turns import TurnRecord
 from voxrad.core import paths
-from voxrad.core.conversation import Answer, Box, Finding, Question
-from voxrad.core.errors import DependencyMissingError, VoxRadError
+from voxrad.core.conversation import Answer, Box, Finding, Question, finish_reason_from
+from voxrad.core.errors import DependencyMissingError, VoxRadError, storage_cause, storage_hint
 
 logger = logging.getLogger(__name__)
 
@@ -123,6 +124,7 @@ class ConversationStore:
                 int(self.encrypted),
                 payload,
             ),
+            "saved",
         )
 
     def load(self, study_uid: str) -> list[TurnRecord]:
@@ -130,6 +132,7 @@ class ConversationStore:
         rows = self._execute(
             "SELECT encrypted, payload FROM turns WHERE study_key = ? ORDER BY turn_id",
             (self.study_key(study_uid),),
+            "read",
         )
         return [record_from_dict(json.loads(self._decrypt(enc, payload))) for enc, payload in rows]
 
@@ -200,15 +203,19 @@ class ConversationStore:
 
     # --- internals ---------------------------------------------------------------------------
 
-    def _execute(self, sql: str, args: tuple[Any, ...]) -> list[Any]:
+    def _execute(self, sql: str, args: tuple[Any, ...], doing: str = "saved or read") -> list[Any]:
         with self._lock:
             try:
                 rows = self._db.execute(sql, args).fetchall()
                 self._db.commit()
             except sqlite3.Error as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.rollback()  # the next turn's write must not inherit this one
                 logger.error("conversation store: %s", exc)
+                cause = storage_cause(exc)
                 raise ConversationStoreError(
-                    "The conversation could not be saved or read."
+                    f"The conversation could not be {doing}" + (f": {cause}." if cause else "."),
+                    hint=_store_hint(cause, self.path.parent),
                 ) from exc
         return rows
 
@@ -268,6 +275,11 @@ class StudyConversation:
         if self._legacy is not None:
             cleared += self._store.clear(self._legacy)
         return cleared
+
+
+def _store_hint(cause: str, folder: Path) -> str | None:
+    hint = storage_hint(cause, folder)
+    return f"{hint} The conversation on screen is not affected." if hint else None
 
 
 def _fernet_module() -> Any:
@@ -344,6 +356,8 @@ def record_to_dict(r: TurnRecord) -> dict[str, Any]:
             "family": a.family,
             "raw_text": a.raw_text,
             "timings": a.timings,
+            "finish_reason": a.finish_reason,
+            "finish_detail": a.finish_detail,
         },
         "model": r.model,
         "messages": r.messages,
@@ -401,6 +415,9 @@ def record_from_dict(d: dict[str, Any]) -> TurnRecord:
             family=a["family"],
             raw_text=a["raw_text"],
             timings=dict(a["timings"]),
+            # Turns stored before answers said how they ended were whole answers.
+            finish_reason=finish_reason_from(a.get("finish_reason")),
+            finish_detail=str(a.get("finish_detail") or ""),
         ),
         model=d["model"],
         messages=list(d["messages"]),

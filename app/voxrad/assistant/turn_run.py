@@ -20,7 +20,7 @@ from voxrad.assistant.speech_text import speakable
 from voxrad.assistant.turns import TurnRecord, ViewContext, busy_seconds
 from voxrad.assistant.workers import Job
 from voxrad.backends.tts.base import Speaker
-from voxrad.core.conversation import Answer, Question
+from voxrad.core.conversation import CUT_OFF_SPOKEN, Answer, Question
 from voxrad.core.errors import VoxRadError
 
 if TYPE_CHECKING:
@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+#: How a finished sentence ends; a cut-off answer's last piece without one is left unsaid.
+_ENDS = (".", "!", "?", "…")
 NO_STUDY = "Open a study first: questions are answered about the image on screen."
 NO_MODEL = "No model is set up to answer questions. Choose one in Settings, then ask again."
 LOADING = "The model is still loading; your question will be answered as soon as it is ready."
@@ -234,9 +236,14 @@ class QuestionRun:
             # The parsed answer is the truth: say those of its sentences not said while it
             # streamed (the stream may have stopped early at box syntax, or never started).
             said = {_plain(s) for s in self._streamed_sentences}
-            for sentence in split_sentences(answer.answer):
+            sentences = split_sentences(answer.answer)
+            if answer.cut_off and sentences and not sentences[-1].rstrip().endswith(_ENDS):
+                sentences = sentences[:-1]  # "The le" is not read out as if it were a sentence
+            for sentence in sentences:
                 if _plain(sentence) not in said:
                     self._speak(sentence)
+            if answer.cut_off:
+                self._speak(CUT_OFF_SPOKEN)
             # A low-confidence answer must never sound like a confident one.
             shown = confidence_display(answer.confidence)
             if shown.level == "low":

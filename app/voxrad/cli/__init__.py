@@ -39,6 +39,9 @@ EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_UNEXPECTED = 3
+#: ``voxrad ask``: the model's answer ended early (token limit, connection, engine); the
+#: fragment is printed and audited, marked as cut off.
+EXIT_CUT_OFF = 4
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -19,7 +19,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         description=(
             "Ask the vision-language model about one slice, a region of it, or the whole "
             "series. Prints the answer, the model's reasoning, findings with boxes (image "
-            "pixels and patient LPS mm) and how sure it is. Decision support, not a diagnosis."
+            "pixels and patient LPS mm) and how sure it is. Decision support, not a diagnosis. "
+            "Exit code 4: the answer was cut off (token limit, connection, engine); it is "
+            "printed and audited marked as such."
         ),
     )
     p.add_argument("path", help="a DICOM file or folder, NIfTI file, or PNG/JPEG image")
@@ -59,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
     from voxrad.assistant.privacy import PrivacyPolicy, burned_in_risk, log_redactor
     from voxrad.backends.vlm.base import GenerationRequest
     from voxrad.backends.vlm.registry import create_vlm, resolve_model
+    from voxrad.cli import EXIT_CUT_OFF, EXIT_OK
     from voxrad.cli.output import print_json
     from voxrad.core.conversation import Box, Question, QuestionScope
     from voxrad.core.settings import load_settings
@@ -109,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
         sample_temperature=vlm.sample_temperature,
     )
     sent: list[GenerationRequest] = []
-    remote = bool(getattr(model, "is_remote", False))
+    remote = model.is_remote
     try:
         answer = ask(
             model,
@@ -158,9 +161,13 @@ def run(args: argparse.Namespace) -> int:
     payload["notice"] = notice
     payload["disclaimer"] = "Decision support, not a diagnosis."
     payload["audit_record"] = record.seq
+    # A cut-off answer gets its own exit code: a script must not file a fragment as a reply.
+    code = EXIT_CUT_OFF if answer.cut_off else EXIT_OK
     if args.json:
         print_json(payload)
-        return 0
+        return code
+    if answer.cut_off:
+        print(answer.cut_off_note)
     print(answer.answer if answer.answer else "(the model gave no answer)")
     if answer.reasoning:
         print(f"reasoning: {answer.reasoning}")
@@ -176,10 +183,11 @@ def run(args: argparse.Namespace) -> int:
     shown = "unknown" if conf is None else f"{conf:.0%} ({describe(conf)})"
     print(f"confidence: {shown} from {answer.confidence_source}")
     for warning in answer.warnings:
-        print(f"warning: {warning}")
+        if warning != answer.cut_off_note:  # printed above the answer already
+            print(f"warning: {warning}")
     speed = timings.pop("tokens_per_s", None)
     stages = ", ".join(f"{k} {v:.2f} s" for k, v in timings.items())
     print(f"model: {answer.model}  {stages}" + (f", {speed:.1f} tokens/s" if speed else ""))
     print(f"recorded in the audit log as record {record.seq}")
     print("Decision support, not a diagnosis.")
-    return 0
+    return code

@@ -57,18 +57,23 @@ def _record(seq: int) -> Any:
 
 
 def _answer(body: dict[str, Any]) -> Any:
-    from voxrad.core.conversation import Answer, Box, Finding
+    from voxrad.core.conversation import CUT_OFF_PREFIX, Answer, Box, Finding, finish_reason_from
 
     findings = []
     for f in body.get("findings", []):
         box = Box(*f["box_px"]) if f.get("box_px") else None
         findings.append(Finding(f.get("label", ""), box, f.get("confidence"), f.get("slice")))
+    warnings = tuple(str(w) for w in body.get("warnings", []))
+    # The record keeps the cut-off note among its warnings: its reason is the note's tail.
+    detail = next((w[len(CUT_OFF_PREFIX) :] for w in warnings if w.startswith(CUT_OFF_PREFIX)), "")
     return Answer(
         body.get("answer", ""),
         findings=tuple(findings),
         confidence=body.get("confidence"),
-        warnings=tuple(body.get("warnings", [])),
+        warnings=warnings,
         model=body.get("model", ""),
+        finish_reason=finish_reason_from(body.get("finish_reason")),
+        finish_detail=detail,
     )
 
 

@@ -24,6 +24,41 @@ ConfidenceSource = Literal["none", "logprobs", "self-consistency", "stated"]
 #: What a question is about: the slice on screen, a box on it, or the whole volume.
 QuestionScope = Literal["slice", "region", "volume"]
 
+#: How an answer ended. "complete": the model ended its message. "length": the token limit cut
+#: it. "connection": the link to the model server broke mid-answer. "engine": the model engine
+#: stopped mid-answer (a crash, the GPU). "cancelled": the clinician stopped it. Anything but
+#: "complete" is a cut-off answer: shown, spoken, exported and audited as such, never as a
+#: whole reply (a fragment such as "The le" reads as a finding).
+FinishReason = Literal["complete", "length", "connection", "engine", "cancelled"]
+FINISH_REASONS: tuple[FinishReason, ...] = (
+    "complete",
+    "length",
+    "connection",
+    "engine",
+    "cancelled",
+)
+
+#: What the clinician reads after "The answer was cut off:" when the engine gave no detail.
+_CUT_OFF_DETAIL: dict[FinishReason, str] = {
+    "length": "it reached the longest answer allowed (vlm.max_answer_tokens).",
+    "connection": "the connection to the model server was lost.",
+    "engine": "the model engine stopped while answering.",
+    "cancelled": "the question was cancelled.",
+}
+#: The few words the spoken reply ends with when the answer is cut off.
+CUT_OFF_SPOKEN = "The answer was cut off."
+#: How :attr:`Answer.cut_off_note` begins.
+CUT_OFF_PREFIX = "The answer was cut off: "
+
+
+def finish_reason_from(value: object) -> FinishReason:
+    """A stored finish reason read back: missing (stored before answers said how they ended)
+    means "complete"; an unknown value is never read as a whole answer."""
+    for reason in FINISH_REASONS:
+        if value == reason:
+            return reason
+    return "complete" if value is None else "engine"
+
 
 @dataclass(frozen=True)
 class Box:
@@ -195,6 +230,23 @@ class Answer:
     timings: dict[str, float] = field(default_factory=dict)
     #: The acquired slices (indices) whose images the model was shown.
     seen_slices: tuple[int, ...] = ()
+    #: How the answer ended; anything but "complete" means the text is a fragment.
+    finish_reason: FinishReason = "complete"
+    #: Why it ended early, in words a clinician can act on ("" when complete).
+    finish_detail: str = ""
+
+    @property
+    def cut_off(self) -> bool:
+        """True when the answer did not end normally (its text is a fragment)."""
+        return self.finish_reason != "complete"
+
+    @property
+    def cut_off_note(self) -> str:
+        """``"The answer was cut off: <why>"``, or "" for a complete answer."""
+        if not self.cut_off:
+            return ""
+        detail = self.finish_detail or _CUT_OFF_DETAIL.get(self.finish_reason, "")
+        return f"{CUT_OFF_PREFIX}{detail}" if detail else CUT_OFF_SPOKEN
 
     @property
     def boxes(self) -> tuple[Box, ...]:
@@ -226,6 +278,9 @@ class Answer:
             "model": self.model,
             "family": self.family,
             "timings_s": {k: round(v, 4) for k, v in self.timings.items()},
+            "complete": not self.cut_off,
+            "finish_reason": self.finish_reason,
+            "cut_off_note": self.cut_off_note,
         }
 
 

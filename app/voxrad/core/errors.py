@@ -6,6 +6,8 @@ what they can do about it. Technical detail goes to the log, never into ``str(er
 
 from __future__ import annotations
 
+import errno
+
 
 class VoxRadError(Exception):
     """Base class: ``str(err)`` is the message shown to the user, ``hint`` what to do next."""
@@ -85,3 +87,50 @@ class DisplayUnavailableError(VoxRadError):
         "Start VoxRad from a desktop session (or set DISPLAY); the command-line tools "
         "(voxrad info, voxrad doctor) work without one."
     )
+
+
+#: What went wrong when a file or database could not be written, by errno / SQLite code.
+_FULL = "the disk is full"
+_READ_ONLY = "its folder is read-only"
+_DISK = "the disk reported an error"
+_ERRNO_CAUSES = {
+    errno.ENOSPC: _FULL,
+    getattr(errno, "EDQUOT", errno.ENOSPC): _FULL,
+    errno.EROFS: _READ_ONLY,
+    errno.EACCES: _READ_ONLY,
+    errno.EPERM: _READ_ONLY,
+    errno.EIO: _DISK,
+}
+_SQLITE_CAUSES = (("SQLITE_FULL", _FULL), ("SQLITE_READONLY", _READ_ONLY), ("SQLITE_IOERR", _DISK))
+
+
+def storage_cause(exc: BaseException) -> str:
+    """Why a write failed, in a clinician's words ("the disk is full", "its folder is
+    read-only", "the disk reported an error"), or "" when it is no storage fault known here.
+
+    Looks at ``exc`` and the exceptions it was raised from (an OSError's errno, an SQLite
+    error's code), so a wrapped error still names its cause.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in _ERRNO_CAUSES:
+            return _ERRNO_CAUSES[current.errno]
+        name = str(getattr(current, "sqlite_errorname", ""))
+        for code, cause in _SQLITE_CAUSES:
+            if name.startswith(code):
+                return cause
+        current = current.__cause__ or current.__context__
+    return ""
+
+
+def storage_hint(cause: str, folder: object) -> str:
+    """What to do about :func:`storage_cause`'s ``cause`` for files in ``folder``."""
+    if cause == _FULL:
+        return f"Free space on the disk that holds {folder} (or ask IT), then try again."
+    if cause == _READ_ONLY:
+        return f"Ask IT to make {folder} writable for your account, then try again."
+    if cause == _DISK:
+        return f"Ask IT to check the disk that holds {folder}."
+    return ""

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from voxrad.core import paths
-from voxrad.core.errors import VoxRadError
+from voxrad.core.errors import VoxRadError, storage_cause, storage_hint
 from voxrad.records.canonical import GENESIS, canonical_json, chain_hash, salted_uid
 
 logger = logging.getLogger(__name__)
@@ -96,6 +96,9 @@ class AuditEntry:
     remote: bool = False
     settings: dict[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    #: How the answer ended (core.conversation.FinishReason); anything but "complete" means
+    #: ``answer`` holds a fragment, which the record says in so many words (``cut_off``).
+    finish_reason: str = "complete"
 
 
 @dataclass(frozen=True)
@@ -179,7 +182,12 @@ class AuditLog:
             self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
             self._db = self._connect()
         except (OSError, sqlite3.Error) as exc:
-            raise AuditError(f"The audit log in {self.directory} cannot be opened.") from exc
+            cause = storage_cause(exc)
+            raise AuditError(
+                f"The audit log in {self.directory} cannot be opened"
+                + (f": {cause}." if cause else "."),
+                hint=storage_hint(cause, self.directory) or None,
+            ) from exc
         self._salt = installation_salt(self.directory) if hash_uids else b""
 
     @property
@@ -241,6 +249,8 @@ class AuditLog:
             "remote": entry.remote,
             "settings": entry.settings,
             "warnings": list(entry.warnings),
+            "finish_reason": entry.finish_reason,
+            "cut_off": entry.finish_reason != "complete",
         }
 
     def append(self, entry: AuditEntry) -> StoredRecord:
@@ -275,10 +285,19 @@ class AuditLog:
                 )
                 self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                # SQLite has already rolled back after some errors (SQLITE_FULL among them):
+                # a second ROLLBACK would fail and hide the real cause.
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
                 raise
         except sqlite3.Error as exc:
-            raise AuditError("The answer could not be written to the audit log.") from exc
+            cause = storage_cause(exc)
+            logger.error("audit record not written: %s", type(exc).__name__)
+            raise AuditError(
+                "The answer could not be written to the audit log"
+                + (f": {cause}." if cause else "."),
+                hint=storage_hint(cause, self.directory) or None,
+            ) from exc
         return seq, when, body, prev, digest
 
     def _advance_head(self, seq: int, digest: str) -> None:

@@ -31,6 +31,8 @@ CSV_COLUMNS = (
     "image_sha256",
     "question",
     "answer",
+    "finish_reason",
+    "cut_off",
     "findings",
     "confidence",
     "confidence_source",

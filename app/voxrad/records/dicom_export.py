@@ -184,9 +184,16 @@ def findings_sr(
         is_complete=False,
         is_final=False,
         is_verified=False,
-        series_description="VoxRad findings (decision support, not a diagnosis)",
+        # A cut-off answer's findings say so where PACS lists the series (LO: 64 characters).
+        series_description="VoxRad findings, answer cut off (decision support)"
+        if answer.cut_off
+        else "VoxRad findings (decision support, not a diagnosis)",
     )
-    logger.info("findings SR built: %d findings", len(groups))
+    logger.info(
+        "findings SR built: %d findings%s",
+        len(groups),
+        " (answer cut off)" if answer.cut_off else "",
+    )
     return ExportedObject(sr, len(groups))
 
 

@@ -59,6 +59,9 @@ def _turn_html(n: int, turn: ReportTurn, clean: Callable[[str], str]) -> str:
     flagged = frozenset(clean(label) for label in turn.flagged_labels)
     parts = [f'<section class="turn"><h2>Question {n}</h2>']
     parts.append(f'<p class="q">{esc(clean(turn.question))}</p>')
+    if answer.cut_off:
+        # Above the text, not among the warnings below it: the fragment must not read as a reply.
+        parts.append(f'<p class="warn cut-off">{esc(clean(answer.cut_off_note))}</p>')
     parts.append(f"<p>{esc(clean(answer.answer))}</p>")
     if answer.reasoning:
         parts.append(
@@ -82,7 +85,8 @@ def _turn_html(n: int, turn: ReportTurn, clean: Callable[[str], str]) -> str:
             f"</tr>{rows}</table>"
         )
     for warning in answer.warnings:
-        parts.append(f'<p class="warn">{esc(clean(warning))}</p>')
+        if warning != answer.cut_off_note:
+            parts.append(f'<p class="warn">{esc(clean(warning))}</p>')
     if turn.image is not None:
         # Only boxes drawn on this slice: a box from another slice would mislead.
         shown = [(n, f) for n, f in enumerate(findings, 1) if f.slice_index == turn.image_slice]

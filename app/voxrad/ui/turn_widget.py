@@ -186,7 +186,9 @@ class TurnWidget(QFrame):
             self.model.show()
             self.answer.setStyleSheet("")
             self.answer.setTextFormat(Qt.TextFormat.PlainText)
-            self.answer.setText(answer.answer or "(no answer text)")
+            text = answer.answer or "(no answer text)"
+            # A fragment ends in an ellipsis; the cut-off note leads the notes below it.
+            self.answer.setText(f"{text} \u2026" if answer.cut_off else text)
             if self.speaking:
                 self.show_speaking(self.speaking)
             self.reasoning.setText(answer.reasoning)

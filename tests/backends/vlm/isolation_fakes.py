@@ -50,6 +50,8 @@ def _abort() -> None:
 
 
 class FakeScriptedVLM:
+    is_remote = False
+
     def __init__(self, name: str) -> None:
         self.name = name
         self.loaded = False
@@ -89,6 +91,11 @@ class FakeScriptedVLM:
             for img in request.images
         ]
         pieces: list[str] = []
+        if prompt == "abort-mid":
+            for piece in ("Final Answer: ", "The le"):
+                if on_token is not None:
+                    on_token(piece)
+            _abort()
         for i in range(request.max_tokens):
             if cancel is not None and cancel.is_set():
                 raise GenerationCancelledError("The question was cancelled.")

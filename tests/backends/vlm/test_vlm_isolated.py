@@ -30,6 +30,7 @@ from voxrad.backends.vlm.isolated import (
     CRASHED_HINT,
     CRASHED_LOADING,
     CRASHED_LOADING_HINT,
+    CRASHED_MID_ANSWER,
     IsolatedVLM,
 )
 from voxrad.backends.vlm.registry import BACKENDS, ModelSpec, create_app_vlm
@@ -135,6 +136,23 @@ def test_abort_in_the_child_is_a_message_and_the_next_question_gets_a_fresh_chil
         assert first not in _children()  # reaped: no zombie left behind
         assert model.generate(_ask("Hello.", max_tokens=2)).text == "w0 w1 "
         assert model.pid not in (None, first)
+    finally:
+        model.close()
+
+
+def test_child_killed_mid_answer_returns_the_fragment_marked_as_cut_off() -> None:
+    model = _isolated()
+    model.load()
+    try:
+        first = model.pid
+        streamed: list[str] = []
+        result = model.generate(_ask("abort-mid"), on_token=streamed.append)
+        assert result.text == "Final Answer: The le" == "".join(streamed)
+        assert result.finish_reason == "engine"
+        assert result.finish_detail == CRASHED_MID_ANSWER
+        assert first not in _children()
+        again = model.generate(_ask("Hello.", max_tokens=2))
+        assert (again.text, again.finish_reason) == ("w0 w1 ", "complete")
     finally:
         model.close()
 

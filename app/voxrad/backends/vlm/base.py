@@ -18,12 +18,14 @@ from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 
+from voxrad.core.conversation import FinishReason
 from voxrad.core.errors import BackendError
+
+__all__ = ["FinishReason"]  # re-exported: the engines name it from here
 
 Role = Literal["system", "user", "assistant"]
 #: Called with each piece of text as it is generated (on the backend's thread).
 TokenCallback = Callable[[str], None]
-FinishReason = Literal["stop", "length", "cancelled"]
 
 
 class GenerationCancelledError(BackendError):
@@ -115,10 +117,16 @@ class GenerationResult:
     probabilities under the model (None when the backend cannot give them). ``timings`` holds
     seconds: ``first_token`` (time to first token, image encoding included), ``generate``
     (whole call) and ``tokens_per_s`` (decode speed after the first token).
+
+    ``finish_reason`` says how the reply ended (:data:`~voxrad.core.conversation.FinishReason`):
+    an engine whose connection or process broke after some text returns that text with
+    "connection" or "engine" and says why in ``finish_detail`` (a sentence a clinician can act
+    on), rather than passing a fragment off as a whole reply or throwing the text away.
     """
 
     text: str
-    finish_reason: FinishReason = "stop"
+    finish_reason: FinishReason = "complete"
+    finish_detail: str = ""
     tokens: tuple[str, ...] = ()
     token_logprobs: tuple[float, ...] | None = None
     prompt_tokens: int = 0
@@ -137,6 +145,12 @@ class VisionLanguageModel(Protocol):
 
     name: str
 
+    @property
+    def is_remote(self) -> bool:
+        """True when requests leave this workstation: the privacy checks depend on it, so every
+        engine must say (a plain ``is_remote = False`` class attribute will do)."""
+        ...
+
     def load(self) -> None:
         """Load the weights; raises ModelNotInstalledError, DependencyMissingError or
         BackendError with a hint a clinician or IT can act on."""
@@ -154,6 +168,10 @@ class VisionLanguageModel(Protocol):
         Setting ``cancel`` stops generation at the next token boundary and raises
         :class:`GenerationCancelledError`: within 200 ms wherever one decode step is faster
         than that (a forward pass, or an image being encoded, is not interrupted).
+
+        A reply that ends before the model ended it is returned with its ``finish_reason``
+        ("length", "connection", "engine") when some text came; with no text at all, the
+        failure is raised as a :class:`BackendError`.
         """
         ...
 

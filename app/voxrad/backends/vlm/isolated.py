@@ -47,7 +47,7 @@ from voxrad.core.errors import BackendError
 if TYPE_CHECKING:
     from multiprocessing.synchronize import Event as ProcessEvent
 
-    from voxrad.backends.vlm.registry import ModelSpec
+    from voxrad.backends.vlm.engines import ModelSpec
     from voxrad.core.settings import PrivacySettings, VlmSettings
 
 logger = logging.getLogger(__name__)
@@ -63,6 +63,11 @@ CRASHED_LOADING = (
     "The model engine stopped while loading the model (it may have run out of memory)."
 )
 CRASHED_LOADING_HINT = "Choose a smaller model or fewer GPU layers in Settings, then ask again."
+#: The cut-off note's reason when the engine died after some of the answer had come.
+CRASHED_MID_ANSWER = (
+    "the model engine stopped while answering (it may have run out of memory); it restarts "
+    "for the next question."
+)
 #: The caller's ``cancel`` is a ``threading.Event``, which cannot be waited on together with a
 #: pipe: while a generation runs the wait wakes this often only to look at it (pieces and a
 #: dying child wake it at once). Well under the protocol's 200 ms.
@@ -70,6 +75,10 @@ CANCEL_CHECK_S = 0.04
 #: How long ``close()`` waits for the child to free the model before terminating it.
 CLOSE_TIMEOUT_S = 10.0
 _KILL_TIMEOUT_S = 3.0
+
+
+class EngineStoppedError(BackendError):
+    """The engine's process died (abort, segfault, the OOM killer)."""
 
 
 class IsolatedVLM:
@@ -84,6 +93,7 @@ class IsolatedVLM:
         Passed to the factory in the child.
     """
 
+    #: A child process on this workstation: nothing leaves it.
     is_remote = False
 
     def __init__(
@@ -204,8 +214,28 @@ class IsolatedVLM:
             self._conn.send(("generate", request, forward_level()))
         except OSError:
             self._died()
+        pieces: list[str] = []
+
+        def relay(piece: str) -> None:
+            pieces.append(piece)
+            if on_token is not None:
+                on_token(piece)
+
         try:
-            message = self._receive(on_token=on_token, cancel=cancel)
+            message = self._receive(on_token=relay, cancel=cancel)
+        except EngineStoppedError:
+            if not pieces or (cancel is not None and cancel.is_set()):
+                raise
+            # The clinician saw these pieces arrive: they come back marked as a fragment,
+            # not thrown away and not passed off as the whole answer.
+            logger.warning("answer cut off: the engine process died after %d pieces", len(pieces))
+            return GenerationResult(
+                text="".join(pieces),
+                finish_reason="engine",
+                finish_detail=CRASHED_MID_ANSWER,
+                completion_tokens=len(pieces),
+                model=self.name,
+            )
         except BaseException:
             if self._process is not None and self._cancel is not None:
                 # on_token raised while the child still answers: stop it and read up to its
@@ -260,7 +290,7 @@ class IsolatedVLM:
         self._discard()
         if loading:
             raise BackendError(CRASHED_LOADING, hint=CRASHED_LOADING_HINT)
-        raise BackendError(CRASHED, hint=CRASHED_HINT)
+        raise EngineStoppedError(CRASHED, hint=CRASHED_HINT)
 
     def _discard(self) -> None:
         """Make sure the child is gone and reaped, and forget it."""

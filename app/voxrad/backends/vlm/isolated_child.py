@@ -17,13 +17,13 @@ from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any, cast
 
 from voxrad.backends.vlm.base import GenerationCancelledError
-from voxrad.backends.vlm.registry import build_engine
+from voxrad.backends.vlm.engines import build_engine
 from voxrad.core.errors import BackendError, VoxRadError
 
 if TYPE_CHECKING:
     from multiprocessing.synchronize import Event as ProcessEvent
 
-    from voxrad.backends.vlm.registry import ModelSpec
+    from voxrad.backends.vlm.engines import ModelSpec
     from voxrad.core.settings import PrivacySettings, VlmSettings
 
 logger = logging.getLogger(__name__)

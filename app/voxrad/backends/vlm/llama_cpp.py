@@ -33,7 +33,7 @@ from voxrad.backends.vlm.base import (
 from voxrad.core.errors import BackendError, DependencyMissingError, ModelNotInstalledError
 
 if TYPE_CHECKING:
-    from voxrad.backends.vlm.registry import ModelSpec
+    from voxrad.backends.vlm.engines import ModelSpec
     from voxrad.core.settings import PrivacySettings, VlmSettings
 
 logger = logging.getLogger(__name__)
@@ -158,6 +158,9 @@ class _LogprobRecorder:
 
 class LlamaCppVLM:
     """A GGUF vision-language model in this process (see the module docstring)."""
+
+    #: Runs on this workstation: nothing leaves it.
+    is_remote = False
 
     def __init__(self, options: LlamaCppOptions) -> None:
         self.options = options
@@ -285,7 +288,7 @@ class LlamaCppVLM:
         recorder = _LogprobRecorder() if request.want_logprobs else None
         clock = DecodeClock(time.perf_counter)
         pieces: list[str] = []
-        finish: FinishReason = "stop"
+        finish: FinishReason = "complete"
         stream = None
         try:
             stream = self._llm.create_chat_completion(

@@ -19,6 +19,7 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -33,7 +34,7 @@ from voxrad.backends.vlm.base import (
 from voxrad.core.errors import BackendError, VoxRadError
 
 if TYPE_CHECKING:
-    from voxrad.backends.vlm.registry import ModelSpec
+    from voxrad.backends.vlm.engines import ModelSpec
     from voxrad.core.settings import PrivacySettings, VlmSettings
 
 logger = logging.getLogger(__name__)
@@ -175,78 +176,261 @@ class OpenAICompatVLM:
                 target=_close_on_cancel, args=(cancel, done, conn), daemon=True
             )
             watcher.start()
-        pieces: list[str] = []
-        tokens: list[str] = []
-        token_logprobs: list[float] = []
-        finish: FinishReason = "stop"
-        usage: dict[str, Any] = {}
+        reply = _Reply(on_token, clock)
+        # How far the exchange got decides what a failure means: not reached, reached but
+        # no answer, or an answer cut off after some text.
+        stage = "connect"
+        response: http.client.HTTPResponse | None = None
         try:
+            conn.connect()
+            stage = "send"
             conn.request("POST", self.path, body=self._body(request, logprobs), headers=headers)
             if conn.sock is not None:
                 conn.sock.settimeout(self.read_timeout_s)
             response = conn.getresponse()
+            stage = "reply"
             if response.status != 200:
                 detail = response.read(2000).decode("utf-8", errors="replace")
                 if logprobs and response.status in (400, 422, 500) and "logprob" in detail.lower():
                     raise _LogprobsRejectedError
+                logger.warning("model server answered HTTP %d", response.status)
                 raise _http_error(response.status, self.host)
-            for event in _sse_events(response):
-                if cancel is not None and cancel.is_set():
-                    break
-                if event == "[DONE]":
-                    break
-                data = json.loads(event)
-                usage = data.get("usage") or usage
-                for choice in data.get("choices", [])[:1]:
-                    text = (choice.get("delta") or {}).get("content") or ""
-                    if text:
-                        clock.piece()
-                        pieces.append(text)
-                        if on_token is not None:
-                            on_token(text)
-                    for item in (choice.get("logprobs") or {}).get("content") or []:
-                        tokens.append(str(item.get("token", "")))
-                        token_logprobs.append(float(item.get("logprob", 0.0)))
-                    if choice.get("finish_reason") == "length":
-                        finish = "length"
-        except (OSError, http.client.HTTPException, ValueError) as exc:
+            content_type = (response.getheader("Content-Type") or "").lower()
+            if "json" in content_type:
+                # Some servers ignore "stream": the whole reply comes as one JSON object.
+                reply.whole(response.read())
+            elif "html" in content_type:
+                raise _UnreadableError(content_type)
+            else:
+                reply.stream(response, request.max_tokens, cancel)
+        except _UnreadableError as exc:
+            if reply.pieces:
+                return self._cut_off(
+                    reply, clock, "engine", f"the model server {self.host} {_UNREADABLE_CUT}"
+                )
+            raise BackendError(
+                f"The model server {self.host} answered, but not with a chat reply VoxRad can "
+                f"read ({exc}).",
+                hint=_UNREADABLE_HINT,
+            ) from exc
+        except _ServerFailedError as exc:
+            logger.warning("model server reported an error mid-answer")
+            if reply.pieces:
+                return self._cut_off(
+                    reply, clock, "engine", f"the model server {self.host} reported an error."
+                )
+            raise BackendError(
+                f"The model server {self.host} reported an error instead of an answer.",
+                hint="Ask again; if it persists, the server's log says why.",
+            ) from exc
+        except (OSError, http.client.HTTPException) as exc:
             if cancel is not None and cancel.is_set():
                 raise GenerationCancelledError("The question was cancelled.") from exc
-            if isinstance(exc, socket.timeout | TimeoutError):
-                raise BackendError(
-                    f"The model server {self.host} did not answer within "
-                    f"{self.read_timeout_s:g} s.",
-                    hint="The server may be busy; ask again, or raise vlm.read_timeout_s.",
-                ) from exc
-            if isinstance(exc, ssl.SSLError):
-                raise BackendError(
-                    f"The secure connection to {self.host} failed (certificate?).",
-                    hint="Ask IT to install the server's certificate; vlm.verify_tls=false "
-                    "only on a trusted network.",
-                ) from exc
-            raise BackendError(
-                f"The model server {self.host}:{self.port} could not be reached "
-                f"({type(exc).__name__}).",
-                hint="Check vlm.server_url and that the server is running.",
-            ) from exc
+            timed_out = isinstance(exc, socket.timeout | TimeoutError)
+            logger.warning("model server exchange failed at %s: %s", stage, type(exc).__name__)
+            if stage == "reply" and reply.pieces:
+                why = (
+                    f"the model server {self.host} stopped sending for {self.read_timeout_s:g} s."
+                    if timed_out
+                    else f"the connection to the model server {self.host} was lost."
+                )
+                return self._cut_off(reply, clock, "connection", why)
+            raise self._failure(exc, stage, timed_out) from exc
         finally:
             done.set()
+            if response is not None:
+                response.close()  # it holds the socket once the connection handed it over
             conn.close()
             if watcher is not None:
                 watcher.join(timeout=1.0)
         if cancel is not None and cancel.is_set():
             raise GenerationCancelledError("The question was cancelled.")
-        n = int(usage.get("completion_tokens") or len(tokens) or clock.pieces)
+        if reply.finish is None:
+            # The stream ended without saying so (no finish_reason, no [DONE]): the
+            # connection closed mid-answer. A fragment must not pass for a whole reply.
+            logger.warning("model server stream ended without a finish")
+            if reply.unreadable_lines and not reply.pieces:
+                raise BackendError(
+                    f"The model server {self.host} answered, but not with a chat reply VoxRad "
+                    "can read (no events).",
+                    hint=_UNREADABLE_HINT,
+                )
+            if not reply.pieces:
+                raise BackendError(
+                    f"The model server {self.host} closed the connection without answering.",
+                    hint=_CLOSED_HINT,
+                )
+            return self._cut_off(
+                reply,
+                clock,
+                "connection",
+                f"the connection to the model server {self.host} closed before the answer ended.",
+            )
+        return self._result(reply, clock, reply.finish, reply.finish_detail)
+
+    def _failure(self, exc: BaseException, stage: str, timed_out: bool) -> BackendError:
+        """The clinician's message for a failure before any text came."""
+        if isinstance(exc, ssl.SSLError):
+            return BackendError(
+                f"The secure connection to {self.host} failed (certificate?).",
+                hint="Ask IT to install the server's certificate; vlm.verify_tls=false "
+                "only on a trusted network.",
+            )
+        if timed_out and stage != "connect":
+            return BackendError(
+                f"The model server {self.host} did not answer within {self.read_timeout_s:g} s.",
+                hint="The server may be busy; ask again, or raise vlm.read_timeout_s.",
+            )
+        if stage == "connect":
+            return BackendError(
+                f"The model server {self.host}:{self.port} could not be reached "
+                f"({type(exc).__name__}).",
+                hint="Check vlm.server_url and that the server is running.",
+            )
+        return BackendError(
+            f"The model server {self.host} closed the connection without answering "
+            f"({type(exc).__name__}).",
+            hint=_CLOSED_HINT,
+        )
+
+    def _cut_off(
+        self, reply: _Reply, clock: DecodeClock, finish: FinishReason, why: str
+    ) -> GenerationResult:
+        logger.warning("answer cut off (%s) after %d pieces", finish, len(reply.pieces))
+        return self._result(reply, clock, finish, why)
+
+    def _result(
+        self, reply: _Reply, clock: DecodeClock, finish: FinishReason, detail: str
+    ) -> GenerationResult:
+        usage = reply.usage
+        n = int(usage.get("completion_tokens") or len(reply.tokens) or clock.pieces)
         return GenerationResult(
-            text="".join(pieces),
+            text="".join(reply.pieces),
             finish_reason=finish,
-            tokens=tuple(tokens),
-            token_logprobs=tuple(token_logprobs) if tokens else None,
+            finish_detail=detail,
+            tokens=tuple(reply.tokens),
+            token_logprobs=tuple(reply.token_logprobs) if reply.tokens else None,
             prompt_tokens=int(usage.get("prompt_tokens") or 0),
             completion_tokens=n,
             timings=clock.timings(n or None),
             model=self.name,
         )
+
+
+_CLOSED_HINT = (
+    "The server was reached but may have restarted or be overloaded; ask again. If it "
+    "persists, the server's log says why."
+)
+_UNREADABLE_HINT = (
+    "Check that vlm.server_url is the server's OpenAI-compatible API (ending in /v1), not a "
+    "web page or proxy; the server's log says more."
+)
+_UNREADABLE_CUT = "sent something VoxRad cannot read mid-answer."
+#: Finish reasons of the OpenAI API (and vLLM, llama.cpp, Ollama) that mean the model ended
+#: its message; "length" is the token limit; any other ("content_filter", "abort", ...) is an
+#: answer the server ended early.
+_COMPLETE = frozenset({"stop", "eos", "eos_token", "stop_sequence", "tool_calls"})
+
+
+class _UnreadableError(Exception):
+    """The server answered 200 but not with a chat reply (HTML, non-JSON, malformed SSE)."""
+
+
+class _ServerFailedError(Exception):
+    """The server sent an error object in place of the next piece."""
+
+
+class _Reply:
+    """What a reply has brought so far: the text pieces, token log-probs, usage and how
+    it ended (``finish`` stays None until the server says the answer ended)."""
+
+    def __init__(self, on_token: TokenCallback | None, clock: DecodeClock) -> None:
+        self.on_token = on_token
+        self.clock = clock
+        self.pieces: list[str] = []
+        self.tokens: list[str] = []
+        self.token_logprobs: list[float] = []
+        self.usage: dict[str, Any] = {}
+        self.finish: FinishReason | None = None
+        self.finish_detail = ""
+        self.unreadable_lines = 0
+
+    def stream(
+        self,
+        response: http.client.HTTPResponse,
+        max_tokens: int,
+        cancel: threading.Event | None,
+    ) -> None:
+        events = _SseEvents(response)
+        for event in events:
+            if cancel is not None and cancel.is_set():
+                return
+            if event == "[DONE]":
+                self.finish = self.finish or "complete"
+                return
+            self.chunk(_json(event))
+            if self.finish is None and len(self.pieces) > max_tokens:
+                # A server that ignores max_tokens would stream forever: stop reading.
+                self.finish = "length"
+                logger.warning("model server kept streaming past %d tokens", max_tokens)
+                return
+        self.unreadable_lines = events.unreadable
+
+    def whole(self, body: bytes) -> None:
+        data = _json(body.decode("utf-8", errors="replace"))
+        for choice in data.get("choices", [])[:1]:
+            text = (choice.get("message") or {}).get("content")
+            if not isinstance(text, str):
+                raise _UnreadableError("a JSON reply without a message")
+            self.piece(text)
+            self.finish_from(choice.get("finish_reason") or "stop")
+        if not data.get("choices"):
+            raise _UnreadableError("a JSON reply without choices")
+        self.usage = data.get("usage") or {}
+
+    def chunk(self, data: dict[str, Any]) -> None:
+        if data.get("error"):
+            raise _ServerFailedError
+        self.usage = data.get("usage") or self.usage
+        choices = data.get("choices", [])
+        if not isinstance(choices, list):
+            raise _UnreadableError("an event without choices")
+        for choice in choices[:1]:
+            text = (choice.get("delta") or {}).get("content") or ""
+            if text:
+                self.piece(str(text))
+            for item in (choice.get("logprobs") or {}).get("content") or []:
+                self.tokens.append(str(item.get("token", "")))
+                self.token_logprobs.append(float(item.get("logprob", 0.0)))
+            if choice.get("finish_reason"):
+                self.finish_from(str(choice["finish_reason"]))
+
+    def piece(self, text: str) -> None:
+        if not text:
+            return
+        self.clock.piece()
+        self.pieces.append(text)
+        if self.on_token is not None:
+            self.on_token(text)
+
+    def finish_from(self, reason: str) -> None:
+        if reason in _COMPLETE:
+            self.finish = "complete"
+        elif reason == "length":
+            self.finish = "length"
+        else:
+            self.finish = "engine"
+            self.finish_detail = f"the model server ended the answer early ({reason[:40]})."
+
+
+def _json(text: str) -> dict[str, Any]:
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise _UnreadableError("not JSON") from None
+    if not isinstance(data, dict):
+        raise _UnreadableError("not a JSON object")
+    return data
 
 
 class _LogprobsRejectedError(Exception):
@@ -259,6 +443,12 @@ def _http_error(status: int, host: str) -> BackendError:
             f"The model server {host} refused the API key (HTTP {status}).",
             hint="Set vlm.api_key, or the variable named by vlm.api_key_env.",
         )
+    if status in (400, 413, 422):
+        return BackendError(
+            f"The model server {host} refused the request (HTTP {status}).",
+            hint="The question may be too long for the server (fewer slices, a smaller "
+            "region); the server's log says why.",
+        )
     if status == 404:
         return BackendError(
             f"The model server {host} has no chat endpoint or model by that name (HTTP 404).",
@@ -270,23 +460,31 @@ def _http_error(status: int, host: str) -> BackendError:
     )
 
 
-def _sse_events(response: http.client.HTTPResponse) -> Any:
-    """The ``data:`` payloads of a server-sent event stream."""
-    data: list[str] = []
-    while True:
-        raw = response.readline()
-        if not raw:
-            break
-        line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
-        if not line:
-            if data:
-                yield "\n".join(data)
-                data = []
-            continue
-        if line.startswith("data:"):
-            data.append(line[5:].lstrip())
-    if data:
-        yield "\n".join(data)
+class _SseEvents:
+    """The ``data:`` payloads of a server-sent event stream; counts lines that are not SSE."""
+
+    def __init__(self, response: http.client.HTTPResponse) -> None:
+        self._response = response
+        self.unreadable = 0
+
+    def __iter__(self) -> Iterator[str]:
+        data: list[str] = []
+        while True:
+            raw = self._response.readline()
+            if not raw:
+                break
+            line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+            if not line:
+                if data:
+                    yield "\n".join(data)
+                    data = []
+                continue
+            if line.startswith("data:"):
+                data.append(line[5:].lstrip())
+            elif not line.startswith((":", "event:", "id:", "retry:")):
+                self.unreadable += 1
+        if data:
+            yield "\n".join(data)
 
 
 def _close_on_cancel(

@@ -6,12 +6,11 @@ vision projector beside it, ``mmproj*.gguf``) or to a transformers folder.
 
 from __future__ import annotations
 
-import importlib
-from dataclasses import dataclass
 from pathlib import Path
 
 from voxrad.backends.catalog import Catalog, UnknownModelError, load_catalog, require_installed
 from voxrad.backends.vlm.base import VisionLanguageModel
+from voxrad.backends.vlm.engines import ModelSpec, build_engine
 from voxrad.core.errors import BackendError
 from voxrad.core.settings import PrivacySettings, VlmSettings
 
@@ -23,18 +22,8 @@ BACKENDS: dict[str, str] = {
 }
 #: Engines that are never moved into a child process (a remote server is out of process already).
 IN_PROCESS = frozenset({"openai"})
+__all__ = ["BACKENDS", "ModelSpec", "build_engine", "create_app_vlm", "create_vlm", "resolve_model"]
 _ALIASES = {"llama.cpp": "llama-cpp", "llamacpp": "llama-cpp", "openai-compat": "openai"}
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """Which model to run and where its files are (None for a remote server)."""
-
-    name: str
-    family: str
-    backend: str
-    model_path: Path | None = None
-    mmproj_path: Path | None = None
 
 
 def guess_family(name: str) -> str:
@@ -146,13 +135,3 @@ def create_app_vlm(
     from voxrad.backends.vlm.isolated import IsolatedVLM
 
     return IsolatedVLM(BACKENDS[backend], spec, settings, privacy or PrivacySettings())
-
-
-def build_engine(
-    target: str, spec: ModelSpec, settings: VlmSettings, privacy: PrivacySettings
-) -> VisionLanguageModel:
-    """The engine that the factory ``target`` (``"module:factory"``) makes for ``spec``."""
-    module_name, _, attr = target.partition(":")
-    factory = getattr(importlib.import_module(module_name), attr)
-    model: VisionLanguageModel = factory(spec, settings, privacy)
-    return model

@@ -28,7 +28,7 @@ from voxrad.backends.vlm.base import (
 from voxrad.core.errors import BackendError, DependencyMissingError, ModelNotInstalledError
 
 if TYPE_CHECKING:
-    from voxrad.backends.vlm.registry import ModelSpec
+    from voxrad.backends.vlm.engines import ModelSpec
     from voxrad.core.settings import PrivacySettings, VlmSettings
 
 logger = logging.getLogger(__name__)
@@ -82,6 +82,9 @@ class _Streamer:
 
 class TransformersVLM:
     """A Hugging Face vision-language model (see the module docstring)."""
+
+    #: Runs on this workstation: nothing leaves it.
+    is_remote = False
 
     def __init__(self, options: TransformersOptions) -> None:
         self.options = options
@@ -269,7 +272,7 @@ class TransformersVLM:
             logprobs = tuple(v for _, v in kept)
         eos = self._model.generation_config.eos_token_id
         eos_ids = set(eos if isinstance(eos, list) else [eos])
-        finish: FinishReason = "stop"
+        finish: FinishReason = "complete"
         if len(new_ids) >= request.max_tokens and not (new_ids and new_ids[-1] in eos_ids):
             finish = "length"
         return GenerationResult(
