@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 EXPECTED = [
-    "voxrad", "os", "python", "cpu", "memory", "gpu", "opengl", "audio", "tts", "models",
+    "voxrad", "os", "python", "cpu", "memory", "gpu", "opengl", "audio", "tts", "wake", "models",
     "disk", "folders",
 ]  # fmt: skip
 

@@ -112,3 +112,18 @@ def test_tts_assessment_of_described_engines() -> None:
 )  # fmt: skip
 def test_english_voices_are_recognised(voice: dict[str, object], english: bool) -> None:
     assert is_english(voice) is english
+
+
+def test_wake_check_says_how_the_phrase_is_matched(monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    from voxrad.doctor.audio import check_wake
+
+    if shutil.which("espeak-ng") is not None:
+        found = check_wake()
+        assert found.status is Status.OK and "by sound" in found.summary
+        assert found.detail["phonemes"] == "v 0 k s r a d"  # "VoxRad", the default phrase
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    missing = check_wake()
+    assert missing.status is Status.WARNING
+    assert "espeak-ng was not found" in missing.summary and "espeak-ng" in missing.hint

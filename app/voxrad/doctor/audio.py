@@ -189,3 +189,35 @@ def check_tts(*, timeout: float = 10.0) -> Check:
             _tts_engine_hint(),
         )
     return assess_tts(info)
+
+
+WAKE = "wake"
+
+
+def check_wake() -> Check:
+    """How the hands-free wake phrase is matched: by sound (espeak-ng) or by letter rules."""
+    from voxrad.backends.asr.wake import Phonemizer
+    from voxrad.core.settings import load_settings
+
+    phrase = load_settings().audio.wake_phrase
+    phonemizer = Phonemizer()
+    sounds = " ".join(phonemizer([phrase])[0]) if phrase.strip() else ""
+    info = {"phrase": phrase, "phonemes": sounds, "source": phonemizer.source}
+    if phonemizer.binary is not None:
+        return Check(
+            WAKE, Status.OK, f"wake phrase {phrase!r} matched by sound (espeak-ng: {sounds})", info
+        )
+    if sys.platform.startswith("linux"):
+        how = "sudo apt install espeak-ng"
+    elif sys.platform == "darwin":
+        how = "brew install espeak-ng"
+    else:
+        how = "install espeak-ng from its GitHub releases and put it on PATH"
+    return Check(
+        WAKE,
+        Status.WARNING,
+        f"espeak-ng was not found: the wake phrase {phrase!r} is matched by spelling rules, "
+        "which catch fewer of the recogniser's spellings",
+        info,
+        f"For hands-free use, {how}. Push-to-talk does not need it.",
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from voxrad.doctor.audio import check_audio, check_tts
+from voxrad.doctor.audio import check_audio, check_tts, check_wake
 from voxrad.doctor.check import Check
 from voxrad.doctor.gpu import check_gpu
 from voxrad.doctor.graphics import check_opengl
@@ -37,6 +37,7 @@ def default_probes() -> list[Probe]:
         Probe("opengl", partial(check_opengl, timeout=CHILD_TIMEOUT), child),
         Probe("audio", partial(check_audio, timeout=CHILD_TIMEOUT), child),
         Probe("tts", partial(check_tts, timeout=CHILD_TIMEOUT), child),
+        Probe("wake", check_wake, 5.0),
         Probe("models", check_models, 10.0),
         Probe("disk", check_disk, 5.0),
         Probe("folders", check_folders, 5.0),
