@@ -159,6 +159,10 @@ class _LogprobRecorder:
 class LlamaCppVLM:
     """A GGUF vision-language model in this process (see the module docstring)."""
 
+    #: Images are resized by llama.cpp's own rules (tools/mtmd), not a Hugging Face
+    #: processor's: Qwen-style absolute boxes are read in that frame (assistant.families).
+    image_resize = "llama.cpp"
+
     def __init__(self, options: LlamaCppOptions) -> None:
         self.options = options
         self.name = options.name or options.model_path.stem
