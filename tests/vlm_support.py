@@ -182,8 +182,20 @@ QWEN_SPECIAL = [
 ]
 
 
+#: The published chat templates (with their sources) that tiny models here carry.
+CHAT_TEMPLATES = Path(__file__).parent / "backends" / "vlm" / "data" / "chat_templates.json"
+
+
+def published_template(name: str) -> str:
+    """The published chat template ``name`` ("gemma3", "qwen2.5-vl") from CHAT_TEMPLATES."""
+    import json
+
+    return str(json.loads(CHAT_TEMPLATES.read_text(encoding="utf-8"))[name]["template"])
+
+
 def build_tiny_qwen25vl(folder: Path) -> Path:
-    """Build (once) a tiny Qwen2.5-VL model: patch 14, merge 2 (28-pixel tokens) as published."""
+    """Build (once) a tiny Qwen2.5-VL model: patch 14, merge 2 (28-pixel tokens) as published,
+    with Qwen2.5-VL's published chat template (the converter writes it into the GGUF)."""
     if (folder / "config.json").is_file():
         return folder
     import torch
@@ -209,6 +221,7 @@ def build_tiny_qwen25vl(folder: Path) -> Path:
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>"
     )
+    tokenizer.chat_template = published_template("qwen2.5-vl")
     tokenizer.save_pretrained(folder)
     ids = {t: tokenizer.convert_tokens_to_ids(t) for t in QWEN_SPECIAL}
     config = Qwen2_5_VLConfig(
