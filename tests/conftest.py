@@ -54,3 +54,15 @@ def tiny_gguf(tiny_hf: Path) -> tuple[Path, Path]:
     if source is None:
         pytest.fail("llama-cpp-python's sdist (for convert_hf_to_gguf.py) could not be fetched")
     return convert_to_gguf(tiny_hf, tiny_hf.parent / "gguf", source)
+
+
+@pytest.fixture(scope="session")
+def tiny_qwen_gguf(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A tiny random-weight Qwen2.5-VL model converted to GGUF + mmproj (once per session)."""
+    from vlm_support import build_tiny_qwen25vl, convert_to_gguf, fetch_llama_sdist
+
+    source = fetch_llama_sdist()
+    if source is None:
+        pytest.fail("llama-cpp-python's sdist (for convert_hf_to_gguf.py) could not be fetched")
+    folder = build_tiny_qwen25vl(tmp_path_factory.mktemp("tiny-qwen25vl") / "hf")
+    return convert_to_gguf(folder, folder.parent / "gguf", source, name="tiny-qwen25vl")

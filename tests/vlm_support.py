@@ -3,6 +3,9 @@
 * :func:`build_tiny_gemma3`: a Gemma 3 (MedGemma's architecture) model with a SigLIP vision
   tower, saved with a byte-level BPE tokenizer trained here with ``tokenizers`` and Gemma's
   chat template. transformers loads it as ``AutoModelForImageTextToText``.
+* :func:`build_tiny_qwen25vl`: a Qwen2.5-VL (Qwen2.5-VL's and Lingshu's architecture) model
+  with its window-attention vision tower and M-RoPE text model, Qwen's special tokens and a
+  PIL-only image processor (no torchvision).
 * :func:`convert_to_gguf`: llama.cpp's own converter (``convert_hf_to_gguf.py`` from the
   llama-cpp-python sdist) turns it into a GGUF + mmproj pair for the llama.cpp chat handler.
 
@@ -168,6 +171,105 @@ def build_tiny_gemma3(folder: Path) -> Path:
     return folder
 
 
+QWEN_SPECIAL = [
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|vision_start|>",
+    "<|vision_end|>",
+    "<|image_pad|>",
+    "<|video_pad|>",
+]
+
+
+#: The published chat templates (with their sources) that tiny models here carry.
+CHAT_TEMPLATES = Path(__file__).parent / "backends" / "vlm" / "data" / "chat_templates.json"
+
+
+def published_template(name: str) -> str:
+    """The published chat template ``name`` ("gemma3", "qwen2.5-vl") from CHAT_TEMPLATES."""
+    import json
+
+    return str(json.loads(CHAT_TEMPLATES.read_text(encoding="utf-8"))[name]["template"])
+
+
+def build_tiny_qwen25vl(folder: Path) -> Path:
+    """Build (once) a tiny Qwen2.5-VL model: patch 14, merge 2 (28-pixel tokens) as published,
+    with Qwen2.5-VL's published chat template (the converter writes it into the GGUF)."""
+    if (folder / "config.json").is_file():
+        return folder
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import (
+        PreTrainedTokenizerFast,
+        Qwen2_5_VLConfig,
+        Qwen2_5_VLForConditionalGeneration,
+        Qwen2VLImageProcessorPil,
+    )
+
+    folder.mkdir(parents=True, exist_ok=True)
+    tok = Tokenizer(models.BPE(unk_token=None))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=400,
+        special_tokens=QWEN_SPECIAL,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(CORPUS * 20, trainer=trainer)
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>"
+    )
+    tokenizer.chat_template = published_template("qwen2.5-vl")
+    tokenizer.save_pretrained(folder)
+    ids = {t: tokenizer.convert_tokens_to_ids(t) for t in QWEN_SPECIAL}
+    config = Qwen2_5_VLConfig(
+        text_config={
+            "vocab_size": len(tokenizer),
+            "hidden_size": 64,
+            "intermediate_size": 128,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 2,
+            "num_key_value_heads": 1,
+            "max_position_embeddings": 8192,
+            # head_dim 32: M-RoPE sections (t, h, w) must add up to head_dim / 2.
+            "rope_parameters": {
+                "rope_type": "default",
+                "rope_theta": 1e6,
+                "mrope_section": [4, 6, 6],
+            },
+            "bos_token_id": None,
+            "eos_token_id": ids["<|im_end|>"],
+            "pad_token_id": ids["<|endoftext|>"],
+        },
+        vision_config={
+            # Three blocks: llama.cpp maps the merger's "mlp.2" by block number.
+            "depth": 3,
+            "hidden_size": 64,
+            "intermediate_size": 128,
+            "num_heads": 2,
+            "out_hidden_size": 64,
+            "patch_size": 14,
+            "spatial_merge_size": 2,
+            "temporal_patch_size": 2,
+            "window_size": 112,
+            "fullatt_block_indexes": [2],
+        },
+        image_token_id=ids["<|image_pad|>"],
+        video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=ids["<|vision_start|>"],
+        vision_end_token_id=ids["<|vision_end|>"],
+    )
+    torch.manual_seed(0)
+    model = Qwen2_5_VLForConditionalGeneration(config).eval()
+    model.generation_config.eos_token_id = ids["<|im_end|>"]
+    model.save_pretrained(folder)
+    # The processor class needs torchvision for its video half; the image half is PIL-only.
+    Qwen2VLImageProcessorPil().save_pretrained(folder)
+    return folder
+
+
 def _published_layout(path: Path) -> None:
     """Rename the vision tower's tensors to the layout of the published Gemma 3 / MedGemma
     checkpoints (``vision_tower.vision_model.*``), which is what llama.cpp's converter maps;
@@ -237,16 +339,22 @@ sys.path.insert(0, {src!r} + "/gguf-py")
 import convert_hf_to_gguf as conv
 from conversion import base
 base.TextModel.get_vocab_base_pre = lambda self, tokenizer: "default"
+# Qwen2-VL's converter tries SentencePiece first and only falls back on a missing file, not a
+# missing sentencepiece package; Qwen's tokenizer is byte-level BPE anyway.
+from conversion import qwenvl
+qwenvl.Qwen2VLModel.set_vocab = lambda self: self._set_vocab_gpt2()
 sys.argv = ["convert_hf_to_gguf.py"] + {args!r}
 conv.main()
 """
 
 
-def convert_to_gguf(model_dir: Path, out_dir: Path, source: Path) -> tuple[Path, Path]:
-    """Convert ``model_dir`` to ``tiny-gemma3-f16.gguf`` and ``mmproj-tiny-gemma3-f16.gguf``."""
+def convert_to_gguf(
+    model_dir: Path, out_dir: Path, source: Path, *, name: str = "tiny-gemma3"
+) -> tuple[Path, Path]:
+    """Convert ``model_dir`` to ``NAME-f16.gguf`` and ``mmproj-NAME-f16.gguf``."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    model = out_dir / "tiny-gemma3-f16.gguf"
-    mmproj = out_dir / "mmproj-tiny-gemma3-f16.gguf"
+    model = out_dir / f"{name}-f16.gguf"
+    mmproj = out_dir / f"mmproj-{name}-f16.gguf"
     jobs = [
         (model, [str(model_dir), "--outfile", str(model), "--outtype", "f16"]),
         (mmproj, [str(model_dir), "--outfile", str(mmproj), "--outtype", "f16", "--mmproj"]),

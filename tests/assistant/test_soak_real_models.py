@@ -89,8 +89,9 @@ def pipeline(
     from voxrad.backends.asr.faster_whisper import FasterWhisperTranscriber, WhisperOptions
 
     # Small answers keep a cycle short; the engine's work per token is what a real model does.
+    # 2048 tokens: the tiny vocabulary makes MedGemma's grounding prompt ~920 tokens long.
     settings = VlmSettings(
-        model=str(tiny_vlm), gpu_layers=0, context_tokens=1024, max_answer_tokens=16
+        model=str(tiny_vlm), gpu_layers=0, context_tokens=2048, max_answer_tokens=16
     )
     answerer = ModelAnswerer(settings, tiny_vlm.parent, audit_dir=tmp_path / "audit")
     speaker = FakeSpeaker()

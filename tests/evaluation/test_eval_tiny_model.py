@@ -31,7 +31,9 @@ def tiny_model(tiny_gguf: tuple[Path, Path]) -> Path:
 
 @pytest.fixture(autouse=True)
 def small_engine(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("VOXRAD_VLM__CONTEXT_TOKENS", "1024")
+    # 2048: the tiny model's 400-token vocabulary spends ~1 token per 1.4 characters, so
+    # MedGemma's grounding prompt (the makers' box instructions) is ~920 tokens here.
+    monkeypatch.setenv("VOXRAD_VLM__CONTEXT_TOKENS", "2048")
     monkeypatch.setenv("VOXRAD_VLM__MAX_ANSWER_TOKENS", "16")
     monkeypatch.setenv("VOXRAD_VLM__GPU_LAYERS", "0")
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 
 from voxrad.assistant.answers import parse_answer
 from voxrad.assistant.confidence import answer_token_logprobs, assess
+from voxrad.assistant.families import ResizeRules
 from voxrad.assistant.imageprep import PreparedInput, locate_findings, prepare_question
 from voxrad.assistant.privacy import BurnedInRisk, PrivacyPolicy, outgoing_request
 from voxrad.assistant.prompts import ImagePart, Prompt, build_prompt
@@ -72,10 +73,24 @@ def to_request(
     )
 
 
+def image_resize_rules(model: object) -> ResizeRules:
+    """Whose image resize ``model`` runs: an engine says so with ``image_resize`` (the
+    llama.cpp engine does), an engine in a child process by its spec's backend; anything else
+    is taken to use the Hugging Face processor's."""
+    rules = getattr(model, "image_resize", None)
+    if rules is None and getattr(getattr(model, "spec", None), "backend", None) == "llama-cpp":
+        rules = "llama.cpp"
+    return "llama.cpp" if rules == "llama.cpp" else "transformers"
+
+
 def _interpret(
-    result: GenerationResult, prepared: PreparedInput, family: str, max_tokens: int
+    result: GenerationResult,
+    prepared: PreparedInput,
+    family: str,
+    max_tokens: int,
+    resize: ResizeRules,
 ) -> Answer:
-    parsed = parse_answer(result.text, family=family, image_size=prepared.image_size)
+    parsed = parse_answer(result.text, family=family, image_size=prepared.image_size, resize=resize)
     located = locate_findings(parsed, prepared)
     if result.finish_reason == "complete":
         return located
@@ -151,7 +166,8 @@ def ask(
         timings["tokens_per_s"] = result.timings["tokens_per_s"]
 
     t1 = time.perf_counter()
-    answer = _interpret(result, prepared, family, request.max_tokens)
+    resize = image_resize_rules(model)
+    answer = _interpret(result, prepared, family, request.max_tokens, resize)
     timings["parse"] = time.perf_counter() - t1
 
     samples: list[Answer] = []
@@ -165,7 +181,7 @@ def ask(
                 want_logprobs=False,
             )
             extra = model.generate(sampled, cancel=cancel)
-            samples.append(_interpret(extra, prepared, family, sampled.max_tokens))
+            samples.append(_interpret(extra, prepared, family, sampled.max_tokens, resize))
         timings["samples"] = time.perf_counter() - t2
 
     token_logprobs = None

@@ -16,7 +16,13 @@ import math
 import re
 
 from voxrad.assistant.boxsyntax import SPECIAL_TOKENS, RawBox, extract_boxes, probability
-from voxrad.assistant.families import FamilyFormat, family_format, smart_resize
+from voxrad.assistant.families import (
+    FamilyFormat,
+    InputFrame,
+    ResizeRules,
+    family_format,
+    input_frame,
+)
 from voxrad.assistant.jsonrepair import loads_lenient
 from voxrad.assistant.statements import (
     CONFIDENCE_LINE,
@@ -37,6 +43,7 @@ def parse_answer(
     family: str,
     image_size: tuple[int, int],
     model_input_size: tuple[int, int] | None = None,
+    resize: ResizeRules = "transformers",
 ) -> Answer:
     """Parse a model's reply into an :class:`~voxrad.core.conversation.Answer`.
 
@@ -51,8 +58,13 @@ def parse_answer(
         (width, height) of the image given to the model; boxes are returned in its pixels.
     model_input_size
         (width, height) the model's processor resized it to, for families that answer in
-        absolute pixels of that input (Qwen2.5-VL, Lingshu). None means the processor's own
-        ``smart_resize`` of ``image_size``, which is the identity for images VoxRad prepared.
+        absolute pixels of that input (Qwen2.5-VL, Lingshu), the image stretched over it.
+        None means the engine's own resize of ``image_size`` (see ``resize``), which is the
+        identity for images VoxRad prepared.
+    resize
+        Whose resize the engine ran: "transformers" (the processor's ``smart_resize``,
+        stretched) or "llama.cpp" (its own rounding and limits, aspect kept, padded; see
+        :func:`~voxrad.assistant.families.llama_cpp_frame`).
 
     Returns
     -------
@@ -61,7 +73,7 @@ def parse_answer(
         ``stated_confidence`` and ``warnings``. Never raises.
     """
     try:
-        return _parse(text, family, image_size, model_input_size)
+        return _parse(text, family, image_size, model_input_size, resize)
     except Exception:  # the contract is "never raises": the reply still reaches the clinician
         logger.error("answer parser failed for family %s (details at DEBUG)", family)
         logger.debug("answer parser failure", exc_info=True)
@@ -76,6 +88,7 @@ def _parse(
     family: str,
     image_size: tuple[int, int],
     model_input_size: tuple[int, int] | None,
+    resize: ResizeRules,
 ) -> Answer:
     warnings: list[str] = []
     if not isinstance(text, str):
@@ -104,9 +117,9 @@ def _parse(
 
     findings: list[Finding] = []
     if size is not None and fam is not None:
-        scale = _absolute_scale(fam, size, model_input_size, warnings)
+        frame = _absolute_frame(fam, size, model_input_size, resize, warnings)
         for raw in raws:
-            findings.append(_to_finding(raw, fam, size, scale, warnings))
+            findings.append(_to_finding(raw, fam, size, frame, warnings))
     elif raws:
         findings = [Finding(r.label, None, r.confidence, image_index=r.image_index) for r in raws]
 
@@ -157,27 +170,23 @@ def _valid_size(size: object) -> tuple[float, float] | None:
     return w, h
 
 
-def _absolute_scale(
+def _absolute_frame(
     fam: FamilyFormat,
     size: tuple[float, float],
     model_input_size: tuple[int, int] | None,
+    resize: ResizeRules,
     warnings: list[str],
-) -> tuple[float, float]:
-    """Pixels of the image per unit the model writes, for absolute-coordinate families."""
+) -> InputFrame | None:
+    """The frame absolute-coordinate families write boxes in (None for relative families)."""
     if fam.coordinates != "absolute":
-        return 1.0, 1.0
+        return None
     model = _valid_size(model_input_size) if model_input_size is not None else None
     if model_input_size is not None and model is None:
-        warnings.append("The model's input size is invalid; assumed the processor's own resize.")
-    if model is None:
-        model = smart_resize(
-            max(round(size[0]), 1),
-            max(round(size[1]), 1),
-            factor=fam.factor,
-            min_pixels=fam.min_pixels,
-            max_pixels=fam.processor_max_pixels,
-        )
-    return size[0] / model[0], size[1] / model[1]
+        warnings.append("The model's input size is invalid; assumed the engine's own resize.")
+    if model is not None and round(model[0]) > 0 and round(model[1]) > 0:
+        w, h = round(model[0]), round(model[1])
+        return InputFrame((w, h), (0, 0, w, h))
+    return input_frame(fam, max(round(size[0]), 1), max(round(size[1]), 1), resize)
 
 
 # -- conversion -------------------------------------------------------------------------------
@@ -185,7 +194,7 @@ def _to_finding(
     raw: RawBox,
     fam: FamilyFormat,
     size: tuple[float, float],
-    absolute_scale: tuple[float, float],
+    frame: InputFrame | None,
     warnings: list[str],
 ) -> Finding:
     width, height = size
@@ -201,9 +210,10 @@ def _to_finding(
         sx, sy = width, height
         x0, y0, x1, y1 = values
         box = Box(x0 * sx, y0 * sy, x1 * sx, y1 * sy)
-    elif fam.coordinates == "absolute":
-        ax, ay = absolute_scale
-        box = Box(values[0] * ax, values[1] * ay, values[2] * ax, values[3] * ay)
+    elif frame is not None:
+        x0, y0 = frame.to_image(values[0], values[1], size)
+        x1, y1 = frame.to_image(values[2], values[3], size)
+        box = Box(x0, y0, x1, y1)
     else:
         offset = 0.5 if fam.bin_centres else 0.0
         fx, fy = width / fam.scale, height / fam.scale

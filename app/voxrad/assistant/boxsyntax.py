@@ -27,7 +27,8 @@ _QWEN2_TOKENS = re.compile(
 )
 _LOC_RUN = re.compile(r"(?:<loc_\d+>)+")
 _LOC = re.compile(r"<loc_(\d+)>")
-SPECIAL_TOKENS = re.compile(r"<\|[a-z_]+\|>|</?s>|<end_of_turn>|<eos>|<pad>")
+# <answer>...</answer>: R1-style Qwen fine-tunes wrap the answer after </think> in these.
+SPECIAL_TOKENS = re.compile(r"<\|[a-z_]+\|>|</?s>|<end_of_turn>|<eos>|<pad>|</?answer>")
 
 
 @dataclass
@@ -87,6 +88,14 @@ def _extract_json(
         if 0 <= opening < closing:
             spans.append((opening, closing + 1, ""))
     rest = remove_spans(text, spans)
+    if spans and any(k in rest for k in keys):
+        # A list whose every other object was valid JSON: the broken ones are still here.
+        rest, more = _recover_leftovers(rest)
+        if more:
+            raws.extend(more)
+            warnings.append(
+                "Part of the model's box list was malformed; those boxes were recovered."
+            )
     # Fences that held the boxes are now empty ``` pairs; drop them and stray language tags.
     for start, end, body in reversed(fenced_blocks(rest)):
         if not body.strip() or body.strip().lower() in ("json",):
@@ -112,7 +121,8 @@ def _box_objects(value: Any, depth: int = 0) -> Iterator[dict[str, Any]]:
 def _raws_from_object(obj: dict[str, Any], warnings: list[str]) -> list[RawBox]:
     """The box(es) of one JSON object: one box, or a list of four-number boxes under one label."""
     box = next(obj[k] for k in _BOX_KEYS if k in obj)
-    label = obj.get("label", obj.get("name", obj.get("finding", "")))
+    # "text_content": Qwen2.5-VL's key when it spots text (its OCR cookbook's output).
+    label = next((obj[k] for k in ("label", "name", "finding", "text_content") if k in obj), "")
     label = (str(label).strip() if label is not None else "") or "finding"
     image = obj.get("image", obj.get("image_index"))
     index = int(image) - 1 if isinstance(image, int | float) and math.isfinite(image) else None
@@ -168,6 +178,31 @@ def _regex_boxes(text: str) -> Iterator[RawBox]:
         values = [float(v) for v in _NUM.findall(match.group(1))]
         if len(values) == 4:
             yield RawBox((match.group(2) or "finding").strip() or "finding", values)
+
+
+def _recover_leftovers(text: str) -> tuple[str, list[RawBox]]:
+    """Boxes left in ``text`` after the valid JSON was taken, each removed with its ``{...}``."""
+    raws: list[RawBox] = []
+    pieces: list[str] = []
+    last = 0
+    for match in _LEFTOVER.finditer(text):
+        values = [float(v) for v in _NUM.findall(match.group(1))]
+        if len(values) != 4:
+            continue
+        raws.append(RawBox("finding", values))
+        opening = text.rfind("{", max(last, match.start() - 200), match.start())
+        closing = text.find("}", match.end(), match.end() + 200)
+        start = opening if opening >= 0 else match.start()
+        end = closing + 1 if closing >= 0 else match.end()
+        pieces.append(text[last:start])
+        last = end
+    pieces.append(text[last:])
+    return "".join(pieces), raws
+
+
+_LEFTOVER = re.compile(
+    r"[\"']?(?:bbox_2d|box_2d|bbox|box)[\"']?\s{0,8}[:=]\s{0,8}\[([^\]]{0,200})\]"
+)
 
 
 def _extract_tagged(

@@ -10,9 +10,14 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
+
 from voxrad.core.errors import VoxRadError
 
 BoxSyntax = Literal["json", "ref-box", "loc", "none"]
+#: Whose image resize an engine runs: Hugging Face processors (transformers, and servers that
+#: use them) or llama.cpp's multimodal library (in-process llama.cpp, llama-server).
+ResizeRules = Literal["transformers", "llama.cpp"]
 
 
 class UnknownModelFamilyError(VoxRadError):
@@ -36,6 +41,8 @@ class FamilyFormat:
     Input: ``input_size`` is a fixed (width, height) the vision encoder resizes to (we letterbox
     to it ourselves so the model's resize is a uniform scale we know), or None for dynamic
     resolution, where sizes are rounded to ``factor`` within ``min_pixels..max_pixels``.
+    ``min_pixels`` is VoxRad's floor for what it sends: the larger of the processor's and
+    llama.cpp's, so an image VoxRad prepared passes both engines' resize unchanged.
     """
 
     name: str
@@ -47,11 +54,16 @@ class FamilyFormat:
     bin_centres: bool = False
     input_size: tuple[int, int] | None = None
     factor: int = 28
-    min_pixels: int = 56 * 56
+    #: 8 visual tokens: llama.cpp's floor for Qwen-VL projectors (the processor's is 4).
+    min_pixels: int = 8 * 28 * 28
     #: What VoxRad sends at most (~1280 visual tokens for Qwen2.5-VL), not the processor's limit.
     max_pixels: int = 1280 * 28 * 28
-    #: The processor's own limit, used when a caller sent an image we did not prepare.
+    #: The processor's own limits (Qwen2.5-VL's preprocessor_config.json), used for an image
+    #: VoxRad did not prepare.
+    processor_min_pixels: int = 56 * 56
     processor_max_pixels: int = 12_845_056
+    #: llama.cpp's (min, max) visual tokens for this projector (clip.cpp, Qwen-VL projectors).
+    llama_cpp_tokens: tuple[int, int] = (8, 4096)
     #: CT as MedGemma's three windows in R, G, B (see imageprep.CT_THREE_WINDOWS).
     ct_three_windows: bool = False
     max_images: int = 8
@@ -78,8 +90,9 @@ _FAMILIES: dict[str, FamilyFormat] = {
             "json",
             box_key="bbox_2d",
             factor=32,
-            min_pixels=64 * 64,
+            min_pixels=8 * 32 * 32,
             max_pixels=1280 * 32 * 32,
+            processor_min_pixels=64 * 64,
             processor_max_pixels=16_777_216,
         ),
         FamilyFormat("medrega", "ref-box", scale=999.0, input_size=(448, 448)),
@@ -145,3 +158,80 @@ def smart_resize(
         h_bar = math.ceil(height * beta / factor) * factor
         w_bar = math.ceil(width * beta / factor) * factor
     return int(w_bar), int(h_bar)
+
+
+@dataclass(frozen=True)
+class InputFrame:
+    """Where an image lies in the input an engine hands the vision encoder.
+
+    ``size`` is the encoder input's (width, height), the frame a Qwen-style model's absolute
+    pixel boxes are written in; ``content`` is the image's (x, y, width, height) inside it.
+    transformers stretches the image over the whole frame; llama.cpp keeps its aspect ratio
+    and pads the rest black, so there ``content`` can be smaller than ``size``.
+    """
+
+    size: tuple[int, int]
+    content: tuple[int, int, int, int]
+
+    def to_image(self, x: float, y: float, image_size: tuple[float, float]) -> tuple[float, float]:
+        """A point written in the frame, in pixels of the ``image_size`` image."""
+        cx, cy, cw, ch = self.content
+        return (x - cx) * image_size[0] / cw, (y - cy) * image_size[1] / ch
+
+
+def llama_cpp_frame(
+    width: int, height: int, *, factor: int, min_pixels: int, max_pixels: int
+) -> InputFrame:
+    """The frame llama.cpp's multimodal library puts a ``width`` x ``height`` image in.
+
+    Transcribes ``calc_size_preserved_ratio`` and ``img_tool::resize`` of llama.cpp's
+    ``tools/mtmd/mtmd-image.cpp`` (the dynamic-size preprocessor of the Qwen2-VL, Qwen2.5-VL
+    and Qwen3-VL projectors): sides round to ``factor`` (patch size x merge size) in float32
+    with C's round-half-away-from-zero, the area is scaled into ``[min_pixels, max_pixels]``
+    (clip.cpp sets 8 and 4096 tokens for these projectors), and the image is then resized
+    *keeping its aspect ratio* (ceil) into that frame and centred on black (``PAD_CEIL``).
+    transformers' processors round half to even and stretch instead; see :func:`smart_resize`.
+    """
+    f32 = np.float32
+    fac = f32(factor)
+    w_bar = max(factor, _c_round(f32(width) / fac) * factor)
+    h_bar = max(factor, _c_round(f32(height) / fac) * factor)
+    if max_pixels > 0 and h_bar * w_bar > max_pixels:
+        beta = np.sqrt(f32(height) * f32(width) / f32(max_pixels), dtype=f32)
+        h_bar = max(factor, int(np.floor(f32(height) / beta / fac)) * factor)
+        w_bar = max(factor, int(np.floor(f32(width) / beta / fac)) * factor)
+    elif min_pixels > 0 and h_bar * w_bar < min_pixels:
+        beta = np.sqrt(f32(min_pixels) / (f32(height) * f32(width)), dtype=f32)
+        h_bar = int(np.ceil(f32(height) * beta / fac)) * factor
+        w_bar = int(np.ceil(f32(width) * beta / fac)) * factor
+    if (w_bar, h_bar) == (width, height):
+        return InputFrame((w_bar, h_bar), (0, 0, width, height))
+    scale = min(f32(w_bar) / f32(width), f32(h_bar) / f32(height))
+    new_w = min(int(np.ceil(f32(width) * scale)), w_bar)
+    new_h = min(int(np.ceil(f32(height) * scale)), h_bar)
+    return InputFrame((w_bar, h_bar), ((w_bar - new_w) // 2, (h_bar - new_h) // 2, new_w, new_h))
+
+
+def _c_round(x: np.floating) -> int:
+    """C's ``std::round``: halves away from zero (Python's ``round`` goes to the even side)."""
+    value = float(x)  # in float64, so that adding 0.5 cannot round up
+    return int(math.copysign(math.floor(abs(value) + 0.5), value))
+
+
+def input_frame(fam: FamilyFormat, width: int, height: int, rules: ResizeRules) -> InputFrame:
+    """The frame an engine following ``rules`` puts a ``width`` x ``height`` image in, for a
+    dynamic-resolution family (Qwen-VL style)."""
+    if rules == "llama.cpp":
+        low, high = fam.llama_cpp_tokens
+        area = fam.factor * fam.factor
+        return llama_cpp_frame(
+            width, height, factor=fam.factor, min_pixels=low * area, max_pixels=high * area
+        )
+    w, h = smart_resize(
+        width,
+        height,
+        factor=fam.factor,
+        min_pixels=fam.processor_min_pixels,
+        max_pixels=fam.processor_max_pixels,
+    )
+    return InputFrame((w, h), (0, 0, w, h))

@@ -25,6 +25,20 @@ SYSTEM_TEXT = (
     "the image does not allow a confident answer, say so and say why."
 )
 Role = Literal["system", "user", "assistant"]
+#: MedGemma's box instructions in the words of Google's localization notebook
+#: (Google-Health/medgemma, notebooks/cxr_anatomy_localization_with_hugging_face.ipynb), the
+#: prompt behind MedGemma 1.5's published localization figures. Its closing chest-only line
+#: ('"left" refers to the patient's left side where the heart is ...') is left out: VoxRad
+#: asks about CT and other images too.
+MEDGEMMA_BOX_FORMAT = (
+    "The format of bounding boxes coordinates is [y0, x0, y1, x1] where (y0, x0) must be "
+    "top-left corner and (y1, x1) the bottom-right corner. This implies that x0 < x1 and "
+    "y0 < y1. Always normalize the x and y coordinates the range [0, 1000], meaning that a "
+    "bounding box starting at 15% of the image width would be associated with an x "
+    "coordinate of 150. You MUST output a single parseable json list of objects enclosed "
+    'into ```json...``` brackets, for instance ```json[{"box_2d": [800, 3, 840, 471], '
+    '"label": "car"}, {"box_2d": [400, 22, 600, 73], "label": "dog"}]``` is a valid output.'
+)
 
 
 @dataclass(frozen=True)
@@ -126,13 +140,16 @@ def _format_rules(fam: FamilyFormat, size: tuple[int, int], multi: bool) -> str:
         "End with one line 'Confidence: N%' saying how sure you are (100% only when certain)."
     )
     if fam.name == "medgemma":
+        where = ' Add "image": N to each object (N is the image number).' if multi else ""
         return (
             "Think briefly, in a few sentences, about what the image shows. Then write "
             "'Final Answer:' followed by your answer in one or two sentences. "
-            + ask
-            + 'Put locations after the answer as JSON in a ```json block: [{"box_2d": '
-            f'[y0, x0, y1, x1], "label": "name"{image_key}}}] with coordinates scaled '
-            "0-1000, y before x. " + confidence
+            "If your answer concerns something visible, give its location after the answer; "
+            "if nothing needs locating, give an empty list []. "
+            + MEDGEMMA_BOX_FORMAT
+            + where
+            + " "
+            + confidence
         )
     if fam.box_syntax == "json":
         if fam.coordinates == "absolute":

@@ -1,7 +1,9 @@
 """llama.cpp engine (default): GGUF weights + vision projector through llama-cpp-python.
 
-Chat handler per family: the generic MTMD handler (the GGUF's own chat template) for Gemma 3
-and MedGemma, the Qwen2.5-VL handler for Qwen2.5-VL and Lingshu, LLaVA 1.5 for LLaVA-Med. GPU
+Chat handler per family: the generic MTMD handler, which renders the GGUF's own chat template
+(the makers' text), for Gemma 3, MedGemma, Qwen2.5-VL and Lingshu; llama-cpp-python's built-in
+Qwen2.5-VL handler only for a Qwen GGUF without a template (its copy of the template drops the
+newline after ``<|im_start|>assistant``); LLaVA 1.5 for LLaVA-Med. GPU
 layers are sized from the GPU's free memory when llama.cpp was built with GPU offload, else
 the model runs on the CPU. Token log-probabilities are recorded by a logits processor, which
 needs no ``logits_all`` buffer (that would cost ``n_ctx * n_vocab`` floats).
@@ -43,9 +45,14 @@ GPU_RESERVE = 1_500_000_000
 _HANDLERS = {
     "medgemma": "MTMDChatHandler",
     "gemma3": "MTMDChatHandler",
+    "qwen2.5-vl": "MTMDChatHandler",
+    "lingshu": "MTMDChatHandler",
+    "llava-med": "Llava15ChatHandler",
+}
+#: Built-in handlers for GGUFs that carry no chat template for the MTMD handler to render.
+_NO_TEMPLATE_HANDLERS = {
     "qwen2.5-vl": "Qwen25VLChatHandler",
     "lingshu": "Qwen25VLChatHandler",
-    "llava-med": "Llava15ChatHandler",
 }
 #: Text chat format per family, for GGUFs that carry no chat template of their own.
 _TEXT_FORMATS = {
@@ -161,6 +168,9 @@ class LlamaCppVLM:
 
     #: Runs on this workstation: nothing leaves it.
     is_remote = False
+    #: Images are resized by llama.cpp's own rules (tools/mtmd), not a Hugging Face
+    #: processor's: Qwen-style absolute boxes are read in that frame (assistant.families).
+    image_resize = "llama.cpp"
 
     def __init__(self, options: LlamaCppOptions) -> None:
         self.options = options
@@ -215,7 +225,16 @@ class LlamaCppVLM:
                 f"The model {self.name} could not be loaded ({type(exc).__name__}).",
                 hint=_SUGGESTION,
             ) from exc
-        if opts.mmproj_path is None and not self._llm.metadata.get("tokenizer.chat_template"):
+        has_template = bool(self._llm.metadata.get("tokenizer.chat_template"))
+        if (
+            opts.mmproj_path is not None
+            and not has_template
+            and opts.family in _NO_TEMPLATE_HANDLERS
+        ):
+            self._llm.chat_handler = self._chat_handler(
+                llama_cpp, opts, offload, _NO_TEMPLATE_HANDLERS[opts.family]
+            )
+        if opts.mmproj_path is None and not has_template:
             # Without a template llama-cpp-python falls back to Llama-2 markup, which other
             # families answer with nothing at all.
             self._llm.chat_format = _TEXT_FORMATS.get(opts.family, self._llm.chat_format)
@@ -241,10 +260,12 @@ class LlamaCppVLM:
             probe.close()
 
     @staticmethod
-    def _chat_handler(llama_cpp: Any, opts: LlamaCppOptions, offload: bool) -> Any:
+    def _chat_handler(
+        llama_cpp: Any, opts: LlamaCppOptions, offload: bool, cls_name: str = ""
+    ) -> Any:
         from llama_cpp import llama_chat_format
 
-        cls_name = _HANDLERS.get(opts.family, "MTMDChatHandler")
+        cls_name = cls_name or _HANDLERS.get(opts.family, "MTMDChatHandler")
         cls = getattr(llama_chat_format, cls_name, None)
         if cls is None:
             raise BackendError(
