@@ -202,8 +202,13 @@ _QUEUED_PER_WORKER = 2
 
 
 def decode_workers() -> int:
-    """Threads that decode frames: one per core (decoders release the GIL)."""
-    return max(1, os.cpu_count() or 1)
+    """Threads that decode frames: one per core this process may run on (decoders release
+    the GIL). The affinity mask, not ``os.cpu_count()``, so that a process confined to a few
+    cores (taskset, a container's cpuset) does not start one thread per core of the host."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # macOS and Windows have no affinity call
+        return max(1, os.cpu_count() or 1)
 
 
 @dataclass
