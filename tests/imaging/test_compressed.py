@@ -239,3 +239,24 @@ def test_without_imagecodecs_pydicom_decodes_and_doctor_warns(
     check = check_dicom_decoders()
     assert check.status == Status.WARNING
     assert "imagecodecs" in check.hint
+
+
+def test_a_syntax_imagecodecs_refuses_goes_to_pydicom_after_one_try(
+    ct: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[int] = []
+
+    def refuse(data: bytes) -> np.ndarray:
+        calls.append(len(data))
+        raise RuntimeError("unsupported codestream")
+
+    real = decoders.imagecodecs_function
+    monkeypatch.setattr(
+        decoders,
+        "imagecodecs_function",
+        lambda codec: refuse if codec.imagecodecs == "jpeg2k_decode" else real(codec),
+    )
+    folder = _series(ct, cache, "j2k-lossless")
+    volume = _load(folder)
+    np.testing.assert_array_equal(volume.voxels, _pydicom_reference(folder))
+    assert len(calls) == 1  # the middle slice; the rest went straight to pydicom

@@ -140,6 +140,8 @@ class FrameReader:
         self._cached: np.ndarray | None = None
         self._encapsulated_name: str | None = None
         self._encapsulated: list[bytes] = []
+        #: Syntaxes whose frames imagecodecs refused but pydicom read: not tried again.
+        self._refused: set[str] = set()
 
     def read(self, h: FrameHeader) -> np.ndarray:
         """Stored values of frame ``h`` as (rows, columns) or (rows, columns, 3)."""
@@ -147,19 +149,24 @@ class FrameReader:
             if _fast_path_ok(h):
                 return _read_native(h)
             codec = parallel_codec(h)
-            if codec is not None:
-                try:
-                    return decode_with_imagecodecs(codec, self._compressed_frame(h), h)
-                except Exception as exc:
-                    # Any failure of the fast path (an unusual codestream, a broken file) is
-                    # retried with pydicom, the reference decoder, whose error is the one
-                    # reported when the frame truly cannot be decoded.
-                    logger.info(
-                        "imagecodecs could not decode a %s frame (%s); trying pydicom",
-                        codec.name,
-                        type(exc).__name__,
-                    )
-            return self._read_with_pydicom(h)
+            if codec is None or codec.syntax in self._refused:
+                return self._read_with_pydicom(h)
+            try:
+                return decode_with_imagecodecs(codec, self._compressed_frame(h), h)
+            except Exception as exc:
+                # Any failure of the fast path (an unusual codestream, a broken file) is
+                # retried with pydicom, the reference decoder, whose error is the one
+                # reported when the frame truly cannot be decoded.
+                logger.info(
+                    "imagecodecs could not decode a %s frame (%s); trying pydicom",
+                    codec.name,
+                    type(exc).__name__,
+                )
+            arr = self._read_with_pydicom(h)
+            # pydicom could: this series' encoder writes something imagecodecs does not
+            # read, so its other frames go straight to pydicom instead of failing twice.
+            self._refused.add(codec.syntax)
+            return arr
         except PixelDecodeError:
             raise
         except (
