@@ -92,28 +92,37 @@ def load_pydicom(folder: Path) -> np.ndarray:
 
 def interleaved(
     fns: dict[str, Callable[[], Any]], repeat: int
-) -> tuple[dict[str, float], dict[str, Any]]:
-    """Median seconds per loader, running them in turn (A, B, C, A, B, C, ...).
+) -> tuple[dict[str, float], dict[str, float], dict[str, Any]]:
+    """Median wall and CPU seconds per loader, running them in turn (A, B, C, A, B, C, ...).
 
     Interleaving exposes every loader to the same background load, so the ratios stay
-    meaningful on a busy machine even when the absolute times do not. A loader that raises
-    (SimpleITK cannot read some syntaxes) is timed as NaN and its error kept as its result.
+    meaningful on a busy machine even when the absolute times do not. CPU seconds (all
+    threads of this process) show what each loader costs whatever the other processes on
+    the machine leave it: on a shared machine parallel decoding gains less wall time than it
+    would on an idle one. A loader that raises (SimpleITK cannot read some syntaxes) is
+    timed as NaN and its error kept as its result.
     """
     times: dict[str, list[float]] = {name: [] for name in fns}
+    cpu: dict[str, list[float]] = {name: [] for name in fns}
     results: dict[str, Any] = {}
     for _ in range(repeat):
         for name, fn in fns.items():
             if isinstance(results.get(name), Exception):
                 continue
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             try:
                 results[name] = fn()
             except Exception as exc:  # a baseline that cannot read the syntax
                 results[name] = exc
-                times[name] = [float("nan")]
+                times[name] = cpu[name] = [float("nan")]
                 continue
             times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}, results
+            cpu[name].append(time.process_time() - start_cpu)
+    return (
+        {name: statistics.median(t) for name, t in times.items()},
+        {name: statistics.median(t) for name, t in cpu.items()},
+        results,
+    )
 
 
 _PEAK_CHILD = """
@@ -186,13 +195,15 @@ def bench_folder(folder: Path, repeat: int, *, with_pydicom: bool = False) -> di
     }
     if with_pydicom:
         fns["pydicom_loop"] = lambda: load_pydicom(folder)
-    medians, results = interleaved(fns, repeat)
+    medians, cpu, results = interleaved(fns, repeat)
     volume = results["voxrad"]
     firsts = [middle_slice_voxrad(folder) for _ in range(repeat)]
     out: dict[str, Any] = {
         "slices": int(volume.shape[0]),
         "seconds": medians,
+        "cpu_seconds": cpu,
         "speedup_vs_simpleitk": medians["simpleitk"] / medians["voxrad"],
+        "cpu_ratio_simpleitk_to_voxrad": cpu["simpleitk"] / cpu["voxrad"],
         "voxrad_ms_per_slice": medians["voxrad"] / volume.shape[0] * 1000,
         "voxrad_middle_slice_s": statistics.median(t for t, _ in firsts),
         "volume_bytes": int(volume.voxels.nbytes),
@@ -249,9 +260,10 @@ def _row(name: str, r: dict[str, Any]) -> str:
     ratio = "" if r.get("simpleitk_error") else f"{r['speedup_vs_simpleitk']:5.2f}x"
     peak = r.get("peak_x_volume")
     peaks = "" if peak is None else f"  peak {peak['voxrad']:.2f}x/{peak['simpleitk']:.2f}x"
+    cpu = "" if r.get("simpleitk_error") else f"cpu {r['cpu_ratio_simpleitk_to_voxrad']:4.2f}x"
     return (
         f"  {name:20s} {r['slices']:5d} sl  VoxRad {s['voxrad'] * 1000:7.0f} ms "
-        f"({r['voxrad_ms_per_slice']:5.1f} ms/sl)  SimpleITK {sitk}  {ratio:6s} "
+        f"({r['voxrad_ms_per_slice']:5.1f} ms/sl)  SimpleITK {sitk}  {ratio:6s} {cpu}  "
         f"first {r['voxrad_middle_slice_s'] * 1000:4.0f} ms  {same}{peaks}"
     )
 
@@ -281,6 +293,7 @@ def main() -> int:
     results: dict[str, dict[str, Any]] = {}
     # No folder name: it may be named after the patient (benchmark output holds no PHI).
     print(f"VoxRad vs SimpleITK, median of {repeat} interleaved warm runs")
+    print("  (ratio: SimpleITK wall time / VoxRad's; cpu: the same for CPU time, all threads)")
     from voxrad.imaging.dicom.build import decode_workers
 
     print(f"  (decoding threads: {decode_workers()}; fixtures cached in {args.cache})")

@@ -35,6 +35,9 @@ logger = logging.getLogger(__name__)
 NATIVE_LITTLE_ENDIAN = frozenset({"1.2.840.10008.1.2", "1.2.840.10008.1.2.1"})
 #: Deflated explicit VR little endian: the whole data set after the meta header is deflated.
 DEFLATED = "1.2.840.10008.1.2.1.99"
+_DEFLATED_BYTES = DEFLATED.encode("ascii")
+#: The file meta group (where the transfer syntax is named) lies within the first bytes.
+_META_WINDOW = 1024
 
 # (7FE0,0010) Pixel Data, (7FE0,0008) Float and (7FE0,0009) Double Float Pixel Data, LE.
 _PIXEL_TAGS = frozenset({b"\xe0\x7f\x10\x00", b"\xe0\x7f\x08\x00", b"\xe0\x7f\x09\x00"})
@@ -197,6 +200,11 @@ def read_dataset(source: Source, *, stop_before_pixels: bool = True) -> tuple[Da
             if parsed is not None:
                 return parsed
             fp.seek(0)
+            if _DEFLATED_BYTES in head[:_META_WINDOW]:
+                # pydicom inflates a deflated file whole even to stop before its pixels, and
+                # then the pixels' presence needs a second full read: read it fully once.
+                ds = _read_with_pydicom(fp, stop_before_pixels=False)[0]
+                return ds, None
         return _read_with_pydicom(fp, stop_before_pixels)
 
 
