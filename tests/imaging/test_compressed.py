@@ -16,6 +16,7 @@ import numpy as np
 import pydicom
 import pytest
 from compressed_series import ENCODINGS, available, encode_multiframe, encode_series
+from synthetic import write_stack
 
 from voxrad.core.errors import LoadCancelledError, StudyLoadError
 from voxrad.core.volume import Volume
@@ -260,3 +261,19 @@ def test_a_syntax_imagecodecs_refuses_goes_to_pydicom_after_one_try(
     volume = _load(folder)
     np.testing.assert_array_equal(volume.voxels, _pydicom_reference(folder))
     assert len(calls) == 1  # the middle slice; the rest went straight to pydicom
+
+
+def test_a_frame_of_another_stored_type_widens_the_stack(tmp_path: Path) -> None:
+    positions = [(0.0, 0.0, 2.0 * k) for k in range(5)]
+    reference = open_study(write_stack(tmp_path / "ref", positions)[0].parent)
+    expected = reference.find().load_volume().voxels
+    paths = write_stack(tmp_path / "mixed", positions)
+    # The middle slice (read first, so it sets the stack's type) stored unsigned, the
+    # others signed: the same values, two stored types in one series.
+    ds = pydicom.dcmread(paths[2])
+    assert int(np.frombuffer(ds.PixelData, np.int16).min()) >= 0
+    ds.PixelRepresentation = 0
+    ds.save_as(paths[2], enforce_file_format=True)
+    volume = open_study(paths[0].parent).find().load_volume()
+    assert volume.voxels.dtype == np.int16
+    np.testing.assert_array_equal(volume.voxels, expected)

@@ -99,7 +99,7 @@ def _fix_bits(arr: np.ndarray, h: FrameHeader) -> np.ndarray:
     return arr
 
 
-#: Item tags of encapsulated pixel data (little endian): item, sequence delimiter.
+#: The item tag (FFFE,E000), little endian, that opens encapsulated pixel data.
 _ITEM = b"\xfe\xff\x00\xe0"
 
 
