@@ -277,3 +277,53 @@ def test_a_frame_of_another_stored_type_widens_the_stack(tmp_path: Path) -> None
     volume = open_study(paths[0].parent).find().load_volume()
     assert volume.voxels.dtype == np.int16
     np.testing.assert_array_equal(volume.voxels, expected)
+
+
+@pytest.mark.slow
+def test_pydicom_test_files_decode_as_pydicom_does(caplog: pytest.LogCaptureFixture) -> None:
+    """Every monochrome compressed file of pydicom's and pydicom-data's sets that the fast
+    decoders take gives pydicom's stored values: exactly for lossless syntaxes (signed
+    JPEG 2000, odd bit depths, multi-frame and fragmented files among them)."""
+    import warnings
+
+    import data_store
+
+    from voxrad.imaging.dicom.headers import frames_from_dataset, read_dataset
+    from voxrad.imaging.dicom.pixels import FrameReader, PixelDecodeError
+    from voxrad.imaging.sources import FileSource
+
+    roots = [
+        Path(pydicom.__file__).parent / "data" / "test_files",
+        Path(data_store.__file__).parent / "data",
+    ]
+    compared: list[str] = []
+    problems: list[str] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # deliberately broken headers among them
+        for path in sorted(p for r in roots for p in r.rglob("*.dcm")):
+            source = FileSource(str(path))
+            try:
+                frames = frames_from_dataset(source, *read_dataset(source))
+                reference = pydicom.dcmread(path).pixel_array
+            except Exception:
+                continue  # not an image, or pydicom cannot decode it either
+            codec = decoders.parallel_codec(frames[0])
+            if codec is None:
+                continue
+            reader = FrameReader()
+            caplog.clear()
+            try:
+                with caplog.at_level(logging.INFO, logger="voxrad.imaging.dicom.pixels"):
+                    got = np.stack([reader.read(f) for f in frames])
+            except PixelDecodeError as exc:
+                problems.append(f"{path.name}: {exc}")
+                continue
+            compared.append(path.name)
+            reference = reference.reshape(got.shape)
+            diff = float(np.abs(got.astype(np.float64) - reference).max())
+            if got.dtype != reference.dtype or diff > (0 if codec.lossless else 2):
+                problems.append(f"{path.name} ({codec.name}): {got.dtype} max diff {diff}")
+            if "trying pydicom" in caplog.text:
+                problems.append(f"{path.name} ({codec.name}): fell back to pydicom")
+    assert len(compared) >= 20, compared
+    assert problems == []
