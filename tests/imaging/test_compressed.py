@@ -208,38 +208,13 @@ def test_undecodable_frame_is_skipped_with_a_clear_reason(
         open_study(tmp_path / "all").find().load_volume()
 
 
-def test_every_table_row_has_a_decoder_and_doctor_lists_them() -> None:
-    from voxrad.doctor.check import Status
-    from voxrad.doctor.imaging import check_dicom_decoders
-
-    routes = {r.syntax: r for r in decoders.routes()}
-    assert set(routes) == set(decoders.CODECS)
-    assert all(r.decoder for r in routes.values()), routes
-    for encoding in ENCODINGS.values():
-        assert encoding.syntax in decoders.CODECS
-    assert routes["1.2.840.10008.1.2.4.90"].decoder == "imagecodecs jpeg2k"
-    assert routes["1.2.840.10008.1.2.4.90"].parallel
-    assert routes["1.2.840.10008.1.2.1.99"].decoder == "pydicom"
-    check = check_dicom_decoders()
-    assert check.status == Status.OK, check
-    assert {row["syntax"] for row in check.detail["syntaxes"]} == set(decoders.CODECS)
-
-
-def test_without_imagecodecs_pydicom_decodes_and_doctor_warns(
+def test_without_imagecodecs_pydicom_decodes_the_same_voxels(
     ct: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from voxrad.doctor.check import Status
-    from voxrad.doctor.imaging import check_dicom_decoders
-
     monkeypatch.setattr(decoders, "_imagecodecs", lambda: None)
     folder = _series(ct, cache, "j2k-lossless")
+    assert decoders.parallel_codec(open_study(folder).find().loader.plan.frames[0]) is None
     np.testing.assert_array_equal(_load(folder).voxels, _pydicom_reference(folder))
-    route = {r.syntax: r for r in decoders.routes()}["1.2.840.10008.1.2.4.90"]
-    assert route.decoder.startswith("pydicom (") and "pylibjpeg" in route.decoder
-    assert not route.parallel
-    check = check_dicom_decoders()
-    assert check.status == Status.WARNING
-    assert "imagecodecs" in check.hint
 
 
 def test_a_syntax_imagecodecs_refuses_goes_to_pydicom_after_one_try(
