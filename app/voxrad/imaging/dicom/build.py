@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
+import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -196,11 +198,6 @@ def _apply_rescale(stack: np.ndarray, frames: list[FrameHeader], dtype: np.dtype
     return out
 
 
-#: Frames queued per decoding thread: enough to keep the threads busy, few enough that the
-#: compressed bytes waiting in memory stay small.
-_QUEUED_PER_WORKER = 2
-
-
 def decode_workers() -> int:
     """Threads that decode frames: one per core this process may run on (decoders release
     the GIL). The affinity mask, not ``os.cpu_count()``, so that a process confined to a few
@@ -238,8 +235,9 @@ def _decode_frames(
 
     The first frame that decodes (the middle one unless it fails) is read in this thread:
     it fixes the stack's shape and type, and reaches ``on_first_slice`` without waiting for
-    the pool. Progress and cancellation are handled here, between frames, as before; at most
-    ``_QUEUED_PER_WORKER`` frames per thread wait in the pool at any time.
+    the pool. Then one thread per core takes frames in turn and writes each straight into
+    the stack, so at most one decoded frame per thread exists outside it. Progress and
+    cancellation are handled here, between frames, as before.
     """
     total = len(frames)
     middle = total // 2
@@ -288,30 +286,47 @@ def _decode_frames(
             odd[n] = arr
         return _value_range(arr)
 
-    workers = decode_workers()
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="voxrad-decode")
-    running: dict[Future[tuple[float, float]], int] = {}
+    rest = list(order)
+    jobs = iter(rest)
+    taking = threading.Lock()
+    stop = threading.Event()
+    finished: queue.SimpleQueue[tuple[int, tuple[float, float] | None, BaseException | None]]
+    finished = queue.SimpleQueue()
+
+    def decode_until_done() -> None:
+        # Each thread takes the next frame itself, so it never waits for this (calling)
+        # thread, which a busy machine may not schedule for a while.
+        while not stop.is_set():
+            with taking:
+                n = next(jobs, None)
+            if n is None:
+                return
+            try:
+                finished.put((n, work(n), None))
+            except BaseException as exc:  # handed to the calling thread, which raises it
+                finished.put((n, None, exc))
+
+    workers = min(decode_workers(), len(rest))
+    pool = ThreadPoolExecutor(max_workers=max(workers, 1), thread_name_prefix="voxrad-decode")
     try:
-        while True:
-            for n in order:
-                running[pool.submit(work, n)] = n
-                if len(running) >= workers * _QUEUED_PER_WORKER:
-                    break
-            if not running:
-                break
-            finished, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in finished:
-                n = running.pop(future)
-                done += 1
-                try:
-                    result.ranges[n] = future.result()
-                except PixelDecodeError as exc:
-                    failed(n, exc)
-                report(progress, done, total, "reading")
+        for _ in range(workers):
+            pool.submit(decode_until_done)
+        for _ in rest:
+            n, value_range, error = finished.get()
+            done += 1
+            if isinstance(error, PixelDecodeError):
+                failed(n, error)
+            elif error is not None:
+                raise error
+            else:
+                assert value_range is not None
+                result.ranges[n] = value_range
+            report(progress, done, total, "reading")
             check_cancel(cancel)
     finally:
-        # On cancel or error: drop the queued frames, let the running ones finish.
-        pool.shutdown(wait=True, cancel_futures=True)
+        # On cancel or error the threads stop after their current frame.
+        stop.set()
+        pool.shutdown(wait=True)
     if odd:
         wide = np.result_type(stack.dtype, *(a.dtype for a in odd.values()))
         result.stack = stack = stack.astype(wide)
