@@ -9,6 +9,11 @@ first) and the peak memory a load adds, measured in a fresh child process per lo
 RSS minus RSS before the load, Linux), as a multiple of the volume's size. Voxels are compared with
 SimpleITK's: identical for every lossless syntax, geometry too.
 
+On a machine shared with other sessions, parallel decoding gains little wall time: Linux's
+scheduler autogroup gives each session an equal share of the cores however many threads it
+runs. The cpu ratio (SimpleITK's CPU time over VoxRad's, all threads) is what such a machine
+does not distort; on an idle machine the wall ratio of the threaded syntaxes is higher.
+
 Compressed series are re-encoded from the original with tests/imaging/compressed_series.py
 (pydicom, dcmtk, imagecodecs) into ``--cache`` once; ``--long N`` adds a series of N copies of
 the slices stacked one above the other (re-using the compressed files, so no re-encode) to
