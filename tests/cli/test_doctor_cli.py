@@ -10,7 +10,7 @@ from pathlib import Path
 
 EXPECTED = [
     "voxrad", "os", "python", "cpu", "memory", "gpu", "opengl", "audio", "tts", "wake", "models",
-    "disk", "folders",
+    "dicom", "disk", "folders",
 ]  # fmt: skip
 
 

@@ -8,6 +8,7 @@ from voxrad.doctor.audio import check_audio, check_tts, check_wake
 from voxrad.doctor.check import Check
 from voxrad.doctor.gpu import check_gpu
 from voxrad.doctor.graphics import check_opengl
+from voxrad.doctor.imaging import check_dicom_decoders
 from voxrad.doctor.runner import Probe, run_probes
 from voxrad.doctor.storage import check_disk, check_folders, check_models
 from voxrad.doctor.system import (
@@ -39,6 +40,7 @@ def default_probes() -> list[Probe]:
         Probe("tts", partial(check_tts, timeout=CHILD_TIMEOUT), child),
         Probe("wake", check_wake, 5.0),
         Probe("models", check_models, 10.0),
+        Probe("dicom", check_dicom_decoders, 10.0),
         Probe("disk", check_disk, 5.0),
         Probe("folders", check_folders, 5.0),
     ]

@@ -1,14 +1,22 @@
 """Read the pixels of a :class:`StackPlan` and build a :class:`Volume`.
 
-The middle slice is decoded first and handed to ``on_first_slice`` so a viewer can show it
-while the rest loads. Rescale (slope/intercept) is applied; CT stays in int16 HU whenever the
-values fit, which halves memory against float32 and keeps scrolling fast.
+The middle slice is decoded first, in the calling thread, and handed to ``on_first_slice``
+so a viewer can show it while the rest loads; the other frames then decode in a thread pool
+sized to the machine, each written straight into the preallocated stack. Rescale
+(slope/intercept) is applied slice by slice, in place whenever the output type has the size
+of the stored values; CT stays in int16 HU whenever the values fit, which halves memory
+against float32 and keeps scrolling fast.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import os
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -43,43 +51,34 @@ def build_volume(
     """
     frames = plan.frames
     total = len(frames)
-    reader = FrameReader()
-    raw: dict[int, np.ndarray] = {}
-    failed: list[int] = []
-    middle = total // 2
-    order = [middle, *[n for n in range(total) if n != middle]]
-    for done, n in enumerate(order):
-        check_cancel(cancel)
-        try:
-            raw[n] = reader.read(frames[n])
-        except PixelDecodeError as exc:
-            failed.append(n)
-            if skipped is not None:
-                skipped.append(SkippedFile(_frame_name(frames[n]), str(exc)))
-            logger.info("frame skipped: %s", exc)
-            continue
-        if done == 0 and on_first_slice is not None:
-            on_first_slice(n, _rescale_one(raw[n], frames[n]))
-        report(progress, done + 1, total, "reading")
-
-    if not raw:
+    decoded = _decode_frames(
+        frames,
+        progress=progress,
+        cancel=cancel,
+        on_first_slice=on_first_slice,
+        skipped=skipped,
+    )
+    if decoded.stack is None:
         reason = "" if skipped is None or not skipped else f": {skipped[-1].reason}"
         raise StudyLoadError(f"No image in this series could be decoded{reason}.")
-    if failed:
-        kept = [f for n, f in enumerate(frames) if n in raw]
-        by_identity = {id(f): raw[n] for n, f in enumerate(frames) if n in raw}
+    stack, ranges = decoded.stack, decoded.ranges
+    if decoded.failed:
+        kept = [f for n, f in enumerate(frames) if n in ranges]
+        index = {id(frames[n]): n for n in ranges}
         # The remaining frames all came from one stack, so planning them again gives one
         # stack whose gaps are reported like any missing slice.
         new_plan = plan_series(kept)[0]
         new_plan.key, new_plan.description = plan.key, plan.description
         new_plan.warnings.append(
-            f"{len(failed)} of {total} images could not be decoded and were left out."
+            f"{len(decoded.failed)} of {total} images could not be decoded and were left out."
         )
-        raw = {m: by_identity[id(f)] for m, f in enumerate(new_plan.frames)}
+        order = [index[id(f)] for f in new_plan.frames]
+        stack = stack[order]  # a copy, only when frames failed
+        ranges = {m: ranges[n] for m, n in enumerate(order)}
         plan = new_plan
         frames = plan.frames
 
-    stack = _rescale_stack([raw[n] for n in range(len(frames))], frames)
+    stack = _rescale_stack(stack, frames, ranges)
     check_cancel(cancel)
     warnings = list(plan.warnings)
     if plan.resample and regularize:
@@ -141,45 +140,199 @@ def _rescale_one(arr: np.ndarray, f: FrameHeader) -> np.ndarray:
     return arr.astype(np.float32) * np.float32(f.rescale_slope) + np.float32(f.rescale_intercept)
 
 
-def _rescale_stack(slices: list[np.ndarray], frames: list[FrameHeader]) -> np.ndarray:
-    """Stack slices applying each frame's slope/intercept; int16 when exact and in range."""
-    shapes = {s.shape for s in slices}
-    if len(shapes) != 1:
-        raise StudyLoadError("Images in this series have different sizes after decoding.")
-    if slices[0].ndim == 3:  # colour: no rescale
-        return np.stack(slices)
+def _rescale_stack(
+    stack: np.ndarray, frames: list[FrameHeader], ranges: dict[int, tuple[float, float]]
+) -> np.ndarray:
+    """Apply each frame's slope/intercept; int16 when exact and in range.
+
+    ``ranges`` holds each slice's (min, max) stored value, measured while decoding.
+    """
+    if stack.ndim == 4:  # colour: no rescale
+        return stack
     slopes = np.array([f.rescale_slope for f in frames])
     intercepts = np.array([f.rescale_intercept for f in frames])
     integral = bool(
         np.all(slopes == np.rint(slopes))
         and np.all(intercepts == np.rint(intercepts))
-        and slices[0].dtype.kind in "iu"
+        and stack.dtype.kind in "iu"
     )
     if integral:
-        lo = min(float(s.min()) for s in slices)
-        hi = max(float(s.max()) for s in slices)
+        lo = min(r[0] for r in ranges.values())
+        hi = max(r[1] for r in ranges.values())
         ends = [a * b + c for a in (lo, hi) for b, c in zip(slopes, intercepts, strict=True)]
         for dtype in (np.int16, np.int32):
             info = np.iinfo(dtype)
             if info.min <= min(ends) and max(ends) <= info.max:
-                out = np.empty((len(slices), *slices[0].shape), dtype=dtype)
-                for n, (s, f) in enumerate(zip(slices, frames, strict=True)):
-                    if f.rescale_slope == 1:
-                        np.add(
-                            s,
-                            np.asarray(int(f.rescale_intercept), dtype=dtype),
-                            out=out[n],
-                            casting="unsafe",
-                        )
-                    else:
-                        out[n] = s.astype(dtype) * int(f.rescale_slope) + int(f.rescale_intercept)
-                return out
-    out32 = np.empty((len(slices), *slices[0].shape), dtype=np.float32)
-    for n, (s, f) in enumerate(zip(slices, frames, strict=True)):
-        out32[n] = s.astype(np.float32) * np.float32(f.rescale_slope) + np.float32(
-            f.rescale_intercept
-        )
-    return out32
+                return _apply_rescale(stack, frames, np.dtype(dtype))
+    return _apply_rescale(stack, frames, np.dtype(np.float32))
+
+
+def _apply_rescale(stack: np.ndarray, frames: list[FrameHeader], dtype: np.dtype) -> np.ndarray:
+    """Rescale slice by slice into ``dtype``, in place when the item sizes match.
+
+    Writing a slice over its own stored values is safe: numpy buffers a ufunc's input when
+    it overlaps the output, one slice at a time, so memory stays at one stack plus a slice.
+    """
+    if stack.dtype == dtype and all(
+        f.rescale_slope == 1.0 and f.rescale_intercept == 0.0 for f in frames
+    ):
+        return stack
+    out = (
+        stack.view(dtype)
+        if stack.dtype.itemsize == dtype.itemsize
+        else np.empty_like(stack, dtype=dtype)
+    )
+    for n, f in enumerate(frames):
+        if dtype.kind == "f":
+            np.multiply(stack[n], np.float32(f.rescale_slope), out=out[n], dtype=np.float32)
+            np.add(out[n], np.float32(f.rescale_intercept), out=out[n])
+        elif f.rescale_slope == 1:
+            np.add(
+                stack[n],
+                np.asarray(int(f.rescale_intercept), dtype=dtype),
+                out=out[n],
+                casting="unsafe",
+            )
+        else:
+            out[n] = stack[n].astype(dtype) * int(f.rescale_slope) + int(f.rescale_intercept)
+    return out
+
+
+def decode_workers() -> int:
+    """Threads that decode frames: one per core this process may run on (decoders release
+    the GIL). The affinity mask, not ``os.cpu_count()``, so that a process confined to a few
+    cores (taskset, a container's cpuset) does not start one thread per core of the host."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # macOS and Windows have no affinity call
+        return max(1, os.cpu_count() or 1)
+
+
+@dataclass
+class _Decoded:
+    """Stored values of a plan's frames, as :func:`_decode_frames` leaves them."""
+
+    #: (frames, rows, columns[, 3]) stored values; rows of failed frames are undefined.
+    stack: np.ndarray | None = None
+    #: (min, max) stored value of each decoded frame, by frame index.
+    ranges: dict[int, tuple[float, float]] = field(default_factory=dict)
+    failed: list[int] = field(default_factory=list)
+
+
+def _value_range(arr: np.ndarray) -> tuple[float, float]:
+    return (float(arr.min()), float(arr.max())) if arr.size else (0.0, 0.0)
+
+
+def _decode_frames(
+    frames: list[FrameHeader],
+    *,
+    progress: ProgressCallback | None,
+    cancel: CancelToken | None,
+    on_first_slice: FirstSliceCallback | None,
+    skipped: list[SkippedFile] | None,
+) -> _Decoded:
+    """Decode every frame, the middle one first, the rest in parallel threads.
+
+    The first frame that decodes (the middle one unless it fails) is read in this thread:
+    it fixes the stack's shape and type, and reaches ``on_first_slice`` without waiting for
+    the pool. Then one thread per core takes frames in turn and writes each straight into
+    the stack, so at most one decoded frame per thread exists outside it. Progress and
+    cancellation are handled here, between frames, as before.
+    """
+    total = len(frames)
+    middle = total // 2
+    order: Iterator[int] = iter([middle, *[n for n in range(total) if n != middle]])
+    reader = FrameReader()
+    result = _Decoded()
+    done = 0
+
+    def failed(n: int, exc: PixelDecodeError) -> None:
+        result.failed.append(n)
+        if skipped is not None:
+            skipped.append(SkippedFile(_frame_name(frames[n]), str(exc)))
+        logger.info("frame skipped: %s", exc)
+
+    for n in order:
+        check_cancel(cancel)
+        done += 1
+        try:
+            first = reader.read(frames[n])
+        except PixelDecodeError as exc:
+            failed(n, exc)
+            report(progress, done, total, "reading")
+            continue
+        result.stack = np.empty((total, *first.shape), dtype=first.dtype)
+        result.stack[n] = first
+        result.ranges[n] = _value_range(first)
+        if n == middle and on_first_slice is not None:
+            on_first_slice(n, _rescale_one(first, frames[n]))
+        report(progress, done, total, "reading")
+        break
+    if result.stack is None:
+        return result
+    stack: np.ndarray = result.stack
+
+    # A frame whose type differs from the first (a mixed series) waits here until the
+    # stack is widened to hold both.
+    odd: dict[int, np.ndarray] = {}
+
+    def work(n: int) -> tuple[float, float]:
+        arr = reader.read(frames[n])
+        if arr.shape != stack.shape[1:]:
+            raise StudyLoadError("Images in this series have different sizes after decoding.")
+        if arr.dtype == stack.dtype:
+            stack[n] = arr
+        else:
+            odd[n] = arr
+        return _value_range(arr)
+
+    rest = list(order)
+    jobs = iter(rest)
+    taking = threading.Lock()
+    stop = threading.Event()
+    finished: queue.SimpleQueue[tuple[int, tuple[float, float] | None, BaseException | None]]
+    finished = queue.SimpleQueue()
+
+    def decode_until_done() -> None:
+        # Each thread takes the next frame itself, so it never waits for this (calling)
+        # thread, which a busy machine may not schedule for a while.
+        while not stop.is_set():
+            with taking:
+                n = next(jobs, None)
+            if n is None:
+                return
+            try:
+                finished.put((n, work(n), None))
+            except BaseException as exc:  # handed to the calling thread, which raises it
+                finished.put((n, None, exc))
+
+    workers = min(decode_workers(), len(rest))
+    pool = ThreadPoolExecutor(max_workers=max(workers, 1), thread_name_prefix="voxrad-decode")
+    try:
+        for _ in range(workers):
+            pool.submit(decode_until_done)
+        for _ in rest:
+            n, value_range, error = finished.get()
+            done += 1
+            if isinstance(error, PixelDecodeError):
+                failed(n, error)
+            elif error is not None:
+                raise error
+            else:
+                assert value_range is not None
+                result.ranges[n] = value_range
+            report(progress, done, total, "reading")
+            check_cancel(cancel)
+    finally:
+        # On cancel or error the threads stop after their current frame.
+        stop.set()
+        pool.shutdown(wait=True)
+    if odd:
+        wide = np.result_type(stack.dtype, *(a.dtype for a in odd.values()))
+        result.stack = stack = stack.astype(wide)
+        for n, arr in odd.items():
+            stack[n] = arr
+    return result
 
 
 def _resample(

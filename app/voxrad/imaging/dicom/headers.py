@@ -33,6 +33,11 @@ logger = logging.getLogger(__name__)
 
 #: Uncompressed syntaxes whose pixels we read straight from the file at a known offset.
 NATIVE_LITTLE_ENDIAN = frozenset({"1.2.840.10008.1.2", "1.2.840.10008.1.2.1"})
+#: Deflated explicit VR little endian: the whole data set after the meta header is deflated.
+DEFLATED = "1.2.840.10008.1.2.1.99"
+_DEFLATED_BYTES = DEFLATED.encode("ascii")
+#: The file meta group (where the transfer syntax is named) lies within the first bytes.
+_META_WINDOW = 1024
 
 # (7FE0,0010) Pixel Data, (7FE0,0008) Float and (7FE0,0009) Double Float Pixel Data, LE.
 _PIXEL_TAGS = frozenset({b"\xe0\x7f\x10\x00", b"\xe0\x7f\x08\x00", b"\xe0\x7f\x09\x00"})
@@ -195,6 +200,11 @@ def read_dataset(source: Source, *, stop_before_pixels: bool = True) -> tuple[Da
             if parsed is not None:
                 return parsed
             fp.seek(0)
+            if _DEFLATED_BYTES in head[:_META_WINDOW]:
+                # pydicom inflates a deflated file whole even to stop before its pixels, and
+                # then the pixels' presence needs a second full read: read it fully once.
+                ds = _read_with_pydicom(fp, stop_before_pixels=False)[0]
+                return ds, None
         return _read_with_pydicom(fp, stop_before_pixels)
 
 
@@ -214,11 +224,14 @@ def _read_with_pydicom(fp: BinaryIO, stop_before_pixels: bool) -> tuple[Dataset,
         # dcmread leaves the file at the pixel tag, or at the end when there is none.
         here = fp.tell()
         tag = fp.read(4)
-        if tag in _PIXEL_TAGS:
+        meta = getattr(ds, "file_meta", None)
+        deflated = meta is not None and meta.get("TransferSyntaxUID") == DEFLATED
+        if tag in _PIXEL_TAGS and not deflated:
             offset = here
-        elif tag:
-            # Big endian or deflated data: the bytes here are not the plain tag, so read
-            # the whole file once to learn whether it holds pixels (rare syntaxes only).
+        elif tag or deflated:
+            # Big endian or deflated data: the bytes here are not the plain tag (pydicom
+            # inflates a deflated file whole, leaving the file at its end), so read the
+            # whole file once to learn whether it holds pixels (rare syntaxes only).
             fp.seek(0)
             full = pydicom.dcmread(fp, force=True)
             if any(k in full for k in ("PixelData", "FloatPixelData", "DoubleFloatPixelData")):

@@ -1,20 +1,25 @@
 """Decode the stored values of one frame.
 
 Uncompressed little-endian single-frame files (most CT and MR on disk) are read straight
-from the file at the offset the header scan recorded: no second parse. Everything else
-(compressed syntaxes, multi-frame, colour, big endian) goes through pydicom's decoders with
-the pylibjpeg plugins.
+from the file at the offset the header scan recorded: no second parse. Compressed
+monochrome frames are cut out of the encapsulated pixel data at that same offset and decoded
+by the decoder :mod:`decoders` names for their transfer syntax (imagecodecs, which lets
+threads decode in parallel). Everything else (uncompressed multi-frame, colour, big endian,
+deflated, and any frame the fast decoders refuse) goes through pydicom's decoders with the
+pylibjpeg plugins. :class:`FrameReader` may be shared by threads.
 """
 
 from __future__ import annotations
 
 import logging
 import struct
+import threading
 
 import numpy as np
 import pydicom
 from pydicom.pixels import pixel_array
 
+from voxrad.imaging.dicom.decoders import decode_with_imagecodecs, parallel_codec
 from voxrad.imaging.dicom.headers import FrameHeader
 from voxrad.imaging.sources import FileSource, Source
 
@@ -94,19 +99,74 @@ def _fix_bits(arr: np.ndarray, h: FrameHeader) -> np.ndarray:
     return arr
 
 
+#: The item tag (FFFE,E000), little endian, that opens encapsulated pixel data.
+_ITEM = b"\xfe\xff\x00\xe0"
+
+
+def _encapsulated_value(h: FrameHeader) -> bytes:
+    """The items of the encapsulated pixel data element at the recorded offset."""
+    assert h.pixel_offset is not None
+    with h.source.open() as fp:
+        fp.seek(h.pixel_offset)
+        head = fp.read(12)
+        if len(head) < 12:
+            raise PixelDecodeError("the file ends before its pixel data (truncated)")
+        if head[8:12] != b"\xff\xff\xff\xff":
+            raise ValueError("compressed pixel data without encapsulation")
+        value = fp.read()
+    if value[:4] != _ITEM:
+        raise ValueError("the encapsulated pixel data does not start with an item")
+    return value
+
+
+def _split_frames(value: bytes, count: int) -> list[bytes]:
+    from pydicom.encaps import generate_frames
+
+    frames = list(generate_frames(value, number_of_frames=count))
+    if len(frames) != count:
+        raise ValueError(f"{len(frames)} compressed frames found, {count} expected")
+    return frames
+
+
 class FrameReader:
-    """Reads frames, keeping the last decoded multi-frame file so its frames decode once."""
+    """Reads frames, keeping the last multi-frame file so its frames are split or decoded once.
+
+    Safe to call from several threads at once: the per-file caches are guarded by a lock.
+    """
 
     def __init__(self) -> None:
+        self._lock = threading.Lock()
         self._cached_name: str | None = None
         self._cached: np.ndarray | None = None
+        self._encapsulated_name: str | None = None
+        self._encapsulated: list[bytes] = []
+        #: Syntaxes whose frames imagecodecs refused but pydicom read: not tried again.
+        self._refused: set[str] = set()
 
     def read(self, h: FrameHeader) -> np.ndarray:
         """Stored values of frame ``h`` as (rows, columns) or (rows, columns, 3)."""
         try:
             if _fast_path_ok(h):
                 return _read_native(h)
-            return self._read_with_pydicom(h)
+            codec = parallel_codec(h)
+            if codec is None or codec.syntax in self._refused:
+                return self._read_with_pydicom(h)
+            try:
+                return decode_with_imagecodecs(codec, self._compressed_frame(h), h)
+            except Exception as exc:
+                # Any failure of the fast path (an unusual codestream, a broken file) is
+                # retried with pydicom, the reference decoder, whose error is the one
+                # reported when the frame truly cannot be decoded.
+                logger.info(
+                    "imagecodecs could not decode a %s frame (%s); trying pydicom",
+                    codec.name,
+                    type(exc).__name__,
+                )
+            arr = self._read_with_pydicom(h)
+            # pydicom could: this series' encoder writes something imagecodecs does not
+            # read, so its other frames go straight to pydicom instead of failing twice.
+            self._refused.add(codec.syntax)
+            return arr
         except PixelDecodeError:
             raise
         except (
@@ -122,16 +182,30 @@ class FrameReader:
         ) as exc:
             raise PixelDecodeError(_explain(exc, h)) from exc
 
+    def _compressed_frame(self, h: FrameHeader) -> bytes:
+        if h.frame is None:
+            return _split_frames(_encapsulated_value(h), 1)[0]
+        with self._lock:
+            if self._encapsulated_name != h.source.name:
+                self._encapsulated = []
+                self._encapsulated_name = None
+                self._encapsulated = _split_frames(_encapsulated_value(h), h.number_of_frames)
+                self._encapsulated_name = h.source.name
+            return self._encapsulated[h.frame]
+
     def _read_with_pydicom(self, h: FrameHeader) -> np.ndarray:
         if h.frame is None:
             arr = _decode_all(h.source)
         else:
-            if self._cached_name != h.source.name:
-                self._cached = None  # free the previous file's frames first
-                self._cached = _decode_all(h.source)
-                self._cached_name = h.source.name
-            assert self._cached is not None
-            arr = self._cached[h.frame] if h.number_of_frames > 1 else self._cached
+            with self._lock:
+                if self._cached_name != h.source.name:
+                    self._cached = None  # free the previous file's frames first
+                    self._cached_name = None
+                    self._cached = _decode_all(h.source)
+                    self._cached_name = h.source.name
+                cached = self._cached
+            assert cached is not None
+            arr = cached[h.frame] if h.number_of_frames > 1 else cached
         if arr.shape[:2] != (h.rows, h.columns):
             raise PixelDecodeError(
                 f"decoded size {arr.shape[:2]} does not match Rows/Columns {(h.rows, h.columns)}"
