@@ -40,6 +40,9 @@ CSV_COLUMNS = (
     "remote",
     "settings",
     "warnings",
+    # Records of other events (PACS retrieve and send): their name and counts.
+    "event",
+    "details",
     "prev_hash",
     "hash",
 )
