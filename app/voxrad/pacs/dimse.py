@@ -139,14 +139,20 @@ class DimsePacs:
         self, ae: Any, *, ext_neg: list[Any] | None = None, handlers: list[Any] | None = None
     ) -> Iterator[Association]:
         self._probe()
-        assoc = ae.associate(
-            self.node.host,
-            self.node.port,
-            ae_title=self.node.called_ae,
-            ext_neg=ext_neg,
-            evt_handlers=handlers,
-            tls_args=self._tls_args(),
-        )
+        for attempt in (1, 2):
+            assoc = ae.associate(
+                self.node.host,
+                self.node.port,
+                ae_title=self.node.called_ae,
+                ext_neg=ext_neg,
+                evt_handlers=handlers,
+                tls_args=self._tls_args(),
+            )
+            if assoc.is_established or assoc.is_rejected:
+                break
+            # A PACS that rejects and closes at once can be seen as a plain close (the
+            # rejection lost in the race): ask once more before calling it a close.
+            logger.info("association attempt %d: closed without an answer", attempt)
         if assoc.is_rejected:
             raise PacsAssociationRejectedError(
                 f"{self._where} refused the association from calling AE "
@@ -156,8 +162,8 @@ class DimsePacs:
         if not assoc.is_established:
             raise PacsError(
                 f"{self._where} closed the connection before a DICOM association was made.",
-                hint="Check that host:port is the PACS's DICOM port (not its web port) and "
-                "whether it requires TLS.",
+                hint="Check that host:port is the PACS's DICOM port (not its web port), the "
+                "called and calling AE titles, and whether it requires TLS.",
             )
         try:
             yield assoc
