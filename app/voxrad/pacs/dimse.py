@@ -125,7 +125,7 @@ class DimsePacs:
         return context, self.node.host
 
     def _probe(self) -> None:
-        """Fail fast, and distinctly, when nothing listens at host:port."""
+        """Raise :class:`PacsUnreachableError` when nothing listens at host:port."""
         try:
             with socket.create_connection(
                 (self.node.host, self.node.port), timeout=min(10.0, self.node.timeout_s)
@@ -138,6 +138,8 @@ class DimsePacs:
     def _association(
         self, ae: Any, *, ext_neg: list[Any] | None = None, handlers: list[Any] | None = None
     ) -> Iterator[Association]:
+        # Connect once first: pynetdicom leaks its socket when a connection is refused, and
+        # "nothing listens here" deserves its own message.
         self._probe()
         for attempt in (1, 2):
             assoc = ae.associate(
@@ -150,8 +152,9 @@ class DimsePacs:
             )
             if assoc.is_established or assoc.is_rejected:
                 break
-            # A PACS that rejects and closes at once can be seen as a plain close (the
-            # rejection lost in the race): ask once more before calling it a close.
+            # A PACS that rejects and closes at once can be seen as a plain close (Orthanc's
+            # rejection got lost about 1 in 40 times here, right after the probe): ask once
+            # more before calling it a close.
             logger.info("association attempt %d: closed without an answer", attempt)
         if assoc.is_rejected:
             raise PacsAssociationRejectedError(
