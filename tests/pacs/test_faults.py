@@ -3,6 +3,7 @@ server stopped mid-retrieve, the study deleted mid-retrieve, a corrupt image."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from orthanc_support import Orthanc, free_port
 
 from conftest import NODES, dimse_node, web_node
 from voxrad.core.errors import (
+    LoadCancelledError,
     PacsAssociationRejectedError,
     PacsAuthError,
     PacsConnectionLostError,
@@ -17,6 +19,7 @@ from voxrad.core.errors import (
     PacsUnreachableError,
     StudyGoneError,
 )
+from voxrad.imaging.registry import open_study
 from voxrad.pacs import cache
 from voxrad.pacs.base import StudyQuery
 from voxrad.pacs.registry import open_client
@@ -93,6 +96,8 @@ def test_server_stopped_mid_retrieve_keeps_images_marks_incomplete_and_resumes(
     assert not cache.is_complete(dest)
     kept = len(_dicom_files(dest))
     assert 5 <= kept < 28
+    (warning,) = open_study(dest).warnings  # a reader opening the folder is told, too
+    assert "INCOMPLETE" in warning and f"({kept} of 28 images)" in warning
 
     own_orthanc.start()
     again = open_client(NODES[protocol](own_orthanc)).retrieve(study.study_uid, None, dest)
@@ -100,6 +105,28 @@ def test_server_stopped_mid_retrieve_keeps_images_marks_incomplete_and_resumes(
     assert again.already_there == kept
     assert again.received == 28 - kept
     assert len(_dicom_files(dest)) == 28
+    assert open_study(dest).warnings == []
+
+
+@pytest.mark.parametrize("protocol", ["dicomweb", "dimse"])
+def test_cancel_mid_retrieve_keeps_images_and_marks_incomplete(
+    orthanc: Orthanc, protocol: str, tmp_path: Path
+) -> None:
+    client = open_client(NODES[protocol](orthanc))
+    (study,) = client.find_studies(StudyQuery(patient_id="QMNx85rKkkg"))
+    stop = threading.Event()
+
+    def cancel_after_four(done: int, total: int, stage: str) -> None:
+        if done >= 4:
+            stop.set()
+
+    dest = tmp_path / "study"
+    with pytest.raises(LoadCancelledError):
+        client.retrieve(study.study_uid, None, dest, progress=cancel_after_four, cancel=stop)
+    assert not cache.is_complete(dest)
+    assert 4 <= len(_dicom_files(dest)) < 28
+    # The cancelled association left the PACS usable.
+    assert open_client(NODES[protocol](orthanc)).retrieve(study.study_uid, None, dest).complete
 
 
 @pytest.mark.parametrize("protocol", ["dicomweb", "dimse"])

@@ -143,3 +143,25 @@ def test_send_reports_each_file_and_is_audited(
 def test_bad_date_is_a_usage_error(orthanc: Orthanc, voxrad_home: Path, bad: str) -> None:
     res = run_voxrad("pacs", "find", *_dimse(orthanc), "--date", bad, home=voxrad_home)
     assert res.returncode == 2 and "--date" in res.stderr
+
+
+def test_incomplete_get_exits_5_and_info_warns(
+    own_orthanc: Orthanc, voxrad_home: Path, study_files: dict[str, list[Path]], tmp_path: Path
+) -> None:
+    from test_faults import _with_corrupt_slice
+
+    own_orthanc.upload(_with_corrupt_slice(study_files["head"], tmp_path / "upload"))
+    found = run_voxrad("pacs", "find", *_dimse(own_orthanc), "--json", home=voxrad_home)
+    (study,) = json.loads(found.stdout)["studies"]
+    got = run_voxrad("pacs", "get", study["study_uid"], *_dimse(own_orthanc), home=voxrad_home)
+    assert got.returncode == 5, got.stderr
+    assert "INCOMPLETE: 3 of 4 images" in got.stderr
+    assert "truncated" in got.stderr and "run the same command again" in got.stderr
+    info = run_voxrad("info", got.stdout.strip(), "--headers-only", home=voxrad_home)
+    assert info.returncode == 0, info.stderr
+    assert "WARNING: This study was retrieved from PACS node 'adhoc' INCOMPLETE" in info.stdout
+    db = sqlite3.connect(voxrad_home / "data" / "audit" / "audit.sqlite3")
+    ((body,),) = db.execute("SELECT body FROM records").fetchall()
+    db.close()
+    details = json.loads(body)["details"]
+    assert (details["result"], details["received"], details["failed"]) == ("incomplete", 3, 1)

@@ -20,14 +20,28 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from voxrad.core.retrieval import MARKER_NAME, is_complete, read_marker
 from voxrad.pacs.base import RetrieveResult
+
+__all__ = [
+    "MARKER_NAME",
+    "check_instance",
+    "instance_path",
+    "is_complete",
+    "present",
+    "private_dir",
+    "read_marker",
+    "study_folder",
+    "uid_key",
+    "write_instance",
+    "write_marker",
+]
 
 if TYPE_CHECKING:
     from pydicom import Dataset
 
 logger = logging.getLogger(__name__)
 
-MARKER_NAME = "voxrad-retrieve.json"
 
 State = Literal["incomplete", "complete"]
 
@@ -143,18 +157,3 @@ def write_marker(
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         json.dump(body, f, indent=2)
     os.replace(tmp, path)
-
-
-def read_marker(folder: Path) -> dict[str, Any] | None:
-    """The marker of a retrieved folder, or None when there is none (not from a retrieve)."""
-    try:
-        data = json.loads((folder / MARKER_NAME).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def is_complete(folder: Path) -> bool:
-    """True only when the folder's last retrieve got every image it listed."""
-    marker = read_marker(folder)
-    return marker is not None and marker.get("state") == "complete"
