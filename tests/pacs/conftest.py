@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +13,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from orthanc_support import PACS_AE, PASSWORD, USER, VOXRAD_AE, Orthanc, orthanc_missing
 
 from voxrad.core.settings import PacsNode
+from voxrad.pacs.base import PacsClient
+from voxrad.pacs.registry import open_client
 
 #: The CT slices uploaded to the shared server (a few, for speed) and the one full series.
 CT_SLICES = 6
@@ -86,9 +88,27 @@ def dimse_node(server: Orthanc, **changes: object) -> PacsNode:
     return PacsNode(**{**fields, **changes})  # type: ignore[arg-type]
 
 
+Connect = Callable[[PacsNode], PacsClient]
+
 NODES = {"dicomweb": web_node, "dimse": dimse_node}
 
 
 @pytest.fixture(autouse=True)
 def pacs_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VOXRAD_PACS_SECRET", PASSWORD)
+
+
+@pytest.fixture
+def connect() -> Iterator[Callable[[PacsNode], PacsClient]]:
+    """``connect(node)``: a client for ``node``, closed when the test ends (an unclosed
+    DICOMweb client leaves pooled sockets behind, which the warnings filter turns into errors)."""
+    clients: list[PacsClient] = []
+
+    def make(node: PacsNode) -> PacsClient:
+        client = open_client(node)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()

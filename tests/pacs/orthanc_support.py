@@ -48,6 +48,8 @@ class Orthanc:
     root: Path
     http_port: int = field(default_factory=free_port)
     dicom_port: int = field(default_factory=free_port)
+    #: Where this Orthanc sends C-MOVE results for VoxRad's AE title.
+    voxrad_port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -79,7 +81,7 @@ class Orthanc:
             "RegisteredUsers": {USER: PASSWORD},
             "Plugins": [str(DICOMWEB_PLUGIN)],
             "DicomWeb": {"Enable": True, "Root": "/dicom-web/"},
-            "DicomModalities": {"voxrad": [VOXRAD_AE, "127.0.0.1", free_port()]},
+            "DicomModalities": {"voxrad": [VOXRAD_AE, "127.0.0.1", self.voxrad_port]},
             "HttpThreadsCount": 8,
             "DicomThreadsCount": 2,
             "DicomAssociationCloseDelay": 0,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from orthanc_support import Orthanc, free_port
 
-from conftest import NODES, dimse_node, web_node
+from conftest import NODES, Connect, dimse_node, web_node
 from voxrad.core.errors import (
     LoadCancelledError,
     PacsAssociationRejectedError,
@@ -22,23 +22,22 @@ from voxrad.core.errors import (
 from voxrad.imaging.registry import open_study
 from voxrad.pacs import cache
 from voxrad.pacs.base import StudyQuery
-from voxrad.pacs.registry import open_client
 
 
 def _dicom_files(folder: Path) -> list[Path]:
     return [p for p in folder.rglob("*.dcm") if not p.name.startswith(".")]
 
 
-def test_wrong_called_ae_is_an_association_rejection(orthanc: Orthanc) -> None:
-    client = open_client(dimse_node(orthanc, called_ae="NOT-THE-PACS"))
+def test_wrong_called_ae_is_an_association_rejection(connect: Connect, orthanc: Orthanc) -> None:
+    client = connect(dimse_node(orthanc, called_ae="NOT-THE-PACS"))
     with pytest.raises(PacsAssociationRejectedError) as err:
         client.echo()
     assert "refused the association" in str(err.value)
     assert "AE title" in err.value.hint
 
 
-def test_unregistered_calling_ae_may_echo_but_not_query(orthanc: Orthanc) -> None:
-    client = open_client(dimse_node(orthanc, calling_ae="STRANGER"))
+def test_unregistered_calling_ae_may_echo_but_not_query(connect: Connect, orthanc: Orthanc) -> None:
+    client = connect(dimse_node(orthanc, calling_ae="STRANGER"))
     assert client.echo() > 0  # Orthanc answers any echo
     with pytest.raises(PacsError) as err:
         client.find_studies(StudyQuery())
@@ -46,23 +45,25 @@ def test_unregistered_calling_ae_may_echo_but_not_query(orthanc: Orthanc) -> Non
 
 
 def test_wrong_password_and_missing_password(
-    orthanc: Orthanc, monkeypatch: pytest.MonkeyPatch
+    connect: Connect, orthanc: Orthanc, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("VOXRAD_PACS_SECRET", "wrong")
     with pytest.raises(PacsAuthError) as err:
-        open_client(web_node(orthanc)).echo()
+        connect(web_node(orthanc)).echo()
     assert "HTTP 401" in str(err.value)
     assert "wrong" not in err.value.user_message()
     monkeypatch.delenv("VOXRAD_PACS_SECRET")
     with pytest.raises(PacsAuthError) as err:
-        open_client(web_node(orthanc))
+        connect(web_node(orthanc))
     assert "VOXRAD_PACS_SECRET" in err.value.hint
     with pytest.raises(PacsAuthError):
-        open_client(web_node(orthanc, auth="none")).echo()
+        connect(web_node(orthanc, auth="none")).echo()
 
 
 @pytest.mark.parametrize("protocol", ["dicomweb", "dimse"])
-def test_nothing_listening_is_unreachable(orthanc: Orthanc, protocol: str) -> None:
+def test_nothing_listening_is_unreachable(
+    connect: Connect, orthanc: Orthanc, protocol: str
+) -> None:
     port = free_port()
     node = (
         web_node(orthanc, url=f"http://127.0.0.1:{port}/dicom-web")
@@ -70,17 +71,21 @@ def test_nothing_listening_is_unreachable(orthanc: Orthanc, protocol: str) -> No
         else dimse_node(orthanc, port=port)
     )
     with pytest.raises(PacsUnreachableError) as err:
-        open_client(node).echo()
+        connect(node).echo()
     assert str(port) in str(err.value)
     assert "port" in err.value.hint
 
 
 @pytest.mark.parametrize("protocol", ["dicomweb", "dimse"])
 def test_server_stopped_mid_retrieve_keeps_images_marks_incomplete_and_resumes(
-    own_orthanc: Orthanc, protocol: str, study_files: dict[str, list[Path]], tmp_path: Path
+    connect: Connect,
+    own_orthanc: Orthanc,
+    protocol: str,
+    study_files: dict[str, list[Path]],
+    tmp_path: Path,
 ) -> None:
     own_orthanc.upload(study_files["head"])
-    client = open_client(NODES[protocol](own_orthanc))
+    client = connect(NODES[protocol](own_orthanc))
     (study,) = client.find_studies(StudyQuery())
     dest = tmp_path / "study"
 
@@ -100,7 +105,7 @@ def test_server_stopped_mid_retrieve_keeps_images_marks_incomplete_and_resumes(
     assert "INCOMPLETE" in warning and f"({kept} of 28 images)" in warning
 
     own_orthanc.start()
-    again = open_client(NODES[protocol](own_orthanc)).retrieve(study.study_uid, None, dest)
+    again = connect(NODES[protocol](own_orthanc)).retrieve(study.study_uid, None, dest)
     assert again.complete and cache.is_complete(dest)
     assert again.already_there == kept
     assert again.received == 28 - kept
@@ -110,9 +115,9 @@ def test_server_stopped_mid_retrieve_keeps_images_marks_incomplete_and_resumes(
 
 @pytest.mark.parametrize("protocol", ["dicomweb", "dimse"])
 def test_cancel_mid_retrieve_keeps_images_and_marks_incomplete(
-    orthanc: Orthanc, protocol: str, tmp_path: Path
+    connect: Connect, orthanc: Orthanc, protocol: str, tmp_path: Path
 ) -> None:
-    client = open_client(NODES[protocol](orthanc))
+    client = connect(NODES[protocol](orthanc))
     (study,) = client.find_studies(StudyQuery(patient_id="QMNx85rKkkg"))
     stop = threading.Event()
 
@@ -126,17 +131,21 @@ def test_cancel_mid_retrieve_keeps_images_and_marks_incomplete(
     assert not cache.is_complete(dest)
     assert 4 <= len(_dicom_files(dest)) < 28
     # The cancelled association left the PACS usable.
-    assert open_client(NODES[protocol](orthanc)).retrieve(study.study_uid, None, dest).complete
+    assert connect(NODES[protocol](orthanc)).retrieve(study.study_uid, None, dest).complete
 
 
 @pytest.mark.parametrize("protocol", ["dicomweb", "dimse"])
 def test_study_deleted_mid_retrieve_is_never_complete(
-    own_orthanc: Orthanc, protocol: str, study_files: dict[str, list[Path]], tmp_path: Path
+    connect: Connect,
+    own_orthanc: Orthanc,
+    protocol: str,
+    study_files: dict[str, list[Path]],
+    tmp_path: Path,
 ) -> None:
     import json
 
     own_orthanc.upload(study_files["head"])
-    client = open_client(NODES[protocol](own_orthanc))
+    client = connect(NODES[protocol](own_orthanc))
     (study,) = client.find_studies(StudyQuery())
     (found,) = own_orthanc.rest("POST", "/tools/lookup", study.study_uid.encode())
     dest = tmp_path / "study"
@@ -175,10 +184,14 @@ def _with_corrupt_slice(files: list[Path], folder: Path) -> list[Path]:
 
 @pytest.mark.parametrize("protocol", ["dicomweb", "dimse"])
 def test_corrupt_image_is_reported_and_the_rest_kept(
-    own_orthanc: Orthanc, protocol: str, study_files: dict[str, list[Path]], tmp_path: Path
+    connect: Connect,
+    own_orthanc: Orthanc,
+    protocol: str,
+    study_files: dict[str, list[Path]],
+    tmp_path: Path,
 ) -> None:
     own_orthanc.upload(_with_corrupt_slice(study_files["head"], tmp_path / "upload"))
-    client = open_client(NODES[protocol](own_orthanc))
+    client = connect(NODES[protocol](own_orthanc))
     (study,) = client.find_studies(StudyQuery())
     result = client.retrieve(study.study_uid, None, tmp_path / "study")
     assert not result.complete and result.received == 3

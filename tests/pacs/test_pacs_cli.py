@@ -111,6 +111,7 @@ def test_send_reports_each_file_and_is_audited(
 
     ds = dcmread(shared_data / "ct-head-tilt-28" / "01.dcm")
     ds.PatientID = "VOXRAD-CLI-SEND"
+    ds.Modality = "OT"  # other tests count the CT studies on the shared server
     ds.StudyInstanceUID = generate_uid()
     ds.SeriesInstanceUID = generate_uid()
     ds.SOPInstanceUID = generate_uid()

@@ -185,6 +185,12 @@ class PacsNode(BaseModel):
     port: int = Field(104, ge=1, le=65535)
     called_ae: str = Field("ANY-SCP", min_length=1, max_length=16)
     calling_ae: str = Field("VOXRAD", min_length=1, max_length=16)
+    #: DIMSE retrieve: "get" (C-GET, images on VoxRad's own connection; no port to open) or
+    #: "move" (C-MOVE: the PACS connects back to VoxRad at listen_host:listen_port, which it
+    #: must have registered under calling_ae).
+    retrieve_method: Literal["get", "move"] = "get"
+    listen_host: str = ""
+    listen_port: int = Field(11112, ge=1, le=65535)
     #: DIMSE over TLS (DICOM TLS); DICOMweb uses TLS when ``url`` starts with https.
     tls: bool = False
     #: Check the server's certificate (HTTPS and DICOM TLS); a CA bundle file, or empty for the

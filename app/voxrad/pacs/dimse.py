@@ -1,7 +1,9 @@
-"""DIMSE client (C-ECHO, C-FIND, C-GET with VoxRad's own storage handling, C-STORE) on pynetdicom.
+"""DIMSE client (C-ECHO, C-FIND, C-GET or C-MOVE with VoxRad's own storage handling, C-STORE)
+on pynetdicom.
 
-C-GET brings the images back over the association VoxRad opened, so no port has to be opened
-on the workstation (C-MOVE would need the PACS to connect back to it). Each image arrives in
+C-GET (the default) brings the images back over the association VoxRad opened, so no port has
+to be opened on the workstation; C-MOVE, for PACS that do not offer C-GET, runs a storage SCP
+on the node's ``listen_port`` for the length of the retrieve. Each image arrives in
 the storage handler on pynetdicom's association thread and goes straight to
 :meth:`~voxrad.pacs.run.RetrieveRun.accept`.
 """
@@ -46,6 +48,7 @@ logger = logging.getLogger(__name__)
 VERIFICATION = "1.2.840.10008.1.1"
 FIND_MODEL = "1.2.840.10008.5.1.4.1.2.2.1"  # Study Root Query/Retrieve - FIND
 GET_MODEL = "1.2.840.10008.5.1.4.1.2.2.3"  # Study Root Query/Retrieve - GET
+MOVE_MODEL = "1.2.840.10008.5.1.4.1.2.2.2"  # Study Root Query/Retrieve - MOVE
 
 _PENDING = (0xFF00, 0xFF01)
 _SUCCESS_OR_WARNING = (0x0000, 0xB000, 0xB006, 0xB007)
@@ -94,6 +97,8 @@ class DimsePacs:
                 hint="Set its host, port and called AE title in settings.",
             )
         self.node = node
+        #: The last failure status of a C-GET/C-MOVE request in the current retrieve.
+        self._last_failure: int | None = None
 
     # -- plumbing -------------------------------------------------------------------------------
     @property
@@ -287,8 +292,6 @@ class DimsePacs:
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
     ) -> RetrieveResult:
-        from pynetdicom import StoragePresentationContexts, build_context, build_role, evt
-
         series_uids = (
             [series_uid] if series_uid else [s.series_uid for s in self.find_series(study_uid)]
         )
@@ -323,52 +326,114 @@ class DimsePacs:
                 return 0xC210
             return 0x0000 if run.accept(ds) is None else 0xC211
 
-        ae = self._ae()
-        ae.add_requested_context(GET_MODEL)
-        # 127 storage classes fit beside the query model in DICOM's 128 presentation contexts.
-        storage = StoragePresentationContexts[:127]
-        roles = []
-        for cx in storage:
-            ae.requested_contexts.append(
-                build_context(str(cx.abstract_syntax), list(_STORAGE_SYNTAXES))
-            )
-            roles.append(build_role(str(cx.abstract_syntax), scp_role=True))
         missing_by_series: dict[str, list[str]] = {}
         for series, sop in run.missing:
             missing_by_series.setdefault(series, []).append(sop)
         listed = Counter(series for series, _sop in expected)
+        idents: list[Dataset] = []
+        for series, sops in missing_by_series.items():
+            if len(sops) < listed[series]:  # resume: ask only for what is missing
+                idents += [
+                    _ident(
+                        "IMAGE",
+                        StudyInstanceUID=study_uid,
+                        SeriesInstanceUID=series,
+                        SOPInstanceUID=sop,
+                    )
+                    for sop in sops
+                ]
+            else:
+                idents.append(
+                    _ident("SERIES", StudyInstanceUID=study_uid, SeriesInstanceUID=series)
+                )
+        self._last_failure = None
         try:
-            with self._association(
-                ae, ext_neg=roles, handlers=[(evt.EVT_C_STORE, on_store)]
-            ) as assoc:
-                for series, sops in missing_by_series.items():
-                    if len(sops) < listed[series]:  # resume: ask only for what is missing
-                        idents = [
-                            _ident(
-                                "IMAGE",
-                                StudyInstanceUID=study_uid,
-                                SeriesInstanceUID=series,
-                                SOPInstanceUID=sop,
-                            )
-                            for sop in sops
-                        ]
-                    else:
-                        idents = [
-                            _ident("SERIES", StudyInstanceUID=study_uid, SeriesInstanceUID=series)
-                        ]
-                    for ident in idents:
-                        if run.cancelled:
-                            assoc.abort()
-                            run.check_cancel()
-                        self._get_one(assoc, ident, GET_MODEL, run)
+            if self.node.retrieve_method == "move":
+                self._move(idents, run, on_store)
+            else:
+                self._get(idents, run, on_store)
         except PacsError:
             run.interrupted()
             raise
         run.check_cancel()
+        if self._last_failure is not None and self.node.retrieve_method == "move":
+            return run.finish(
+                f"the PACS did not send this image (C-MOVE status 0x{self._last_failure:04X}): "
+                f"check that it has AE title '{self.node.calling_ae}' registered with this "
+                f"workstation's address and port {self.node.listen_port}"
+            )
+        if self._last_failure is not None:
+            return run.finish(
+                f"the PACS did not send this image (C-GET status 0x{self._last_failure:04X})"
+            )
         return run.finish()
 
-    def _get_one(self, assoc: Association, ident: Dataset, model: Any, run: RetrieveRun) -> None:
-        for status, _identifier in assoc.send_c_get(ident, model):
+    def _get(self, idents: list[Dataset], run: RetrieveRun, on_store: Any) -> None:
+        """C-GET: the images come back on VoxRad's own association."""
+        from pynetdicom import StoragePresentationContexts, build_context, build_role, evt
+
+        ae = self._ae()
+        ae.add_requested_context(GET_MODEL)
+        # 127 storage classes fit beside the query model in DICOM's 128 presentation contexts.
+        roles = []
+        for cx in StoragePresentationContexts[:127]:
+            ae.requested_contexts.append(
+                build_context(str(cx.abstract_syntax), list(_STORAGE_SYNTAXES))
+            )
+            roles.append(build_role(str(cx.abstract_syntax), scp_role=True))
+        with self._association(ae, ext_neg=roles, handlers=[(evt.EVT_C_STORE, on_store)]) as assoc:
+            for ident in idents:
+                if run.cancelled:
+                    assoc.abort()
+                    run.check_cancel()
+                self._get_one(assoc, ident, GET_MODEL, run)
+
+    def _move(self, idents: list[Dataset], run: RetrieveRun, on_store: Any) -> None:
+        """C-MOVE: the PACS connects back to a storage SCP VoxRad runs for this retrieve only.
+
+        The PACS must know this workstation's calling AE title with its host and
+        ``listen_port``; only associations from the node's called AE title are accepted.
+        """
+        from pynetdicom import AllStoragePresentationContexts, build_context, evt
+
+        scp = self._ae()
+        scp.supported_contexts = [
+            build_context(str(cx.abstract_syntax), list(_STORAGE_SYNTAXES))
+            for cx in AllStoragePresentationContexts
+        ]
+        scp.require_called_aet = True
+        scp.require_calling_aet = [self.node.called_ae]
+        try:
+            server = scp.start_server(
+                (self.node.listen_host, self.node.listen_port),
+                block=False,
+                evt_handlers=[(evt.EVT_C_STORE, on_store)],
+            )
+        except OSError as exc:
+            raise PacsError(
+                f"VoxRad cannot receive images on port {self.node.listen_port} ({exc.strerror}).",
+                hint="Another program uses the port, or it needs privileges: choose another "
+                "listen_port for the node (and tell the PACS administrator), or use C-GET.",
+            ) from exc
+        try:
+            ae = self._ae()
+            ae.add_requested_context(MOVE_MODEL)
+            with self._association(ae) as assoc:
+                for ident in idents:
+                    if run.cancelled:
+                        assoc.abort()
+                        run.check_cancel()
+                    self._get_one(assoc, ident, MOVE_MODEL, run)
+        finally:
+            server.shutdown()
+
+    def _get_one(self, assoc: Association, ident: Dataset, model: str, run: RetrieveRun) -> None:
+        """One C-GET or C-MOVE request, to its final response."""
+        if model == MOVE_MODEL:
+            responses = assoc.send_c_move(ident, self.node.calling_ae, model)
+        else:
+            responses = assoc.send_c_get(ident, model)
+        for status, _identifier in responses:
             if not status:
                 if run.cancelled:
                     return
@@ -386,9 +451,10 @@ class DimsePacs:
                     f"{self._where} ran out of resources sending the images (status 0x{code:04X}).",
                     hint="Try again later or retrieve one series at a time.",
                 )
-            # 0xA900 (no match), 0xC000 (unable to process): images stay missing and
-            # finish() lists them; the run is marked incomplete.
-            logger.info("C-GET ended with status 0x%04X", code)
+            # 0xA900 (no match), 0xC000 (unable to process), 0xA801 (move destination
+            # unknown): images stay missing and finish() lists them; the run is incomplete.
+            logger.info("C-GET/C-MOVE ended with status 0x%04X", code)
+            self._last_failure = code
             return
 
     def store(self, paths: Sequence[Path]) -> list[StoreOutcome]:

@@ -127,12 +127,13 @@ class RetrieveRun:
         """Mark the folder incomplete with the counts so far (call before raising a fault)."""
         return self._marked(False)
 
-    def finish(self) -> RetrieveResult:
-        """Mark the folder complete when every expected image is there, else incomplete."""
+    def finish(self, missing_reason: str = "the PACS did not send this image") -> RetrieveResult:
+        """Mark the folder complete when every expected image is there, else incomplete;
+        each image still missing is listed as failed with ``missing_reason``."""
         have = cache.present(self.folder, self.expected)
         failed_now = {f.sop_uid for f in self.result.failed}
         for _series, sop in self.expected:
             if sop not in have and sop not in failed_now:
-                self.fail(sop, "the PACS did not send this image")
+                self.fail(sop, missing_reason)
         complete = bool(self.expected) and len(have) == len(self.expected)
         return self._marked(complete)
