@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -17,6 +18,7 @@ from voxrad.core.errors import (
     StudyGoneError,
 )
 from voxrad.core.settings import PacsNode
+from voxrad.pacs import cache
 from voxrad.pacs.base import (
     CancelToken,
     ProgressCallback,
@@ -128,7 +130,11 @@ class DicomwebPacs:
                 f"The TLS certificate of {where} could not be verified.",
                 hint="Check the node's ca_file setting, or ask IT for the PACS's CA certificate.",
             ) from exc
-        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+        except (
+            requests.exceptions.ConnectionError,
+            requests.exceptions.Timeout,
+            requests.exceptions.ChunkedEncodingError,
+        ) as exc:
             if during_retrieve:
                 raise PacsConnectionLostError(
                     f"The connection to {where} was lost during the retrieve."
@@ -243,7 +249,18 @@ class DicomwebPacs:
             progress=progress,
             cancel=cancel,
         )
+        listed = Counter(series for series, _sop in expected)
+        missing = Counter(series for series, _sop in run.missing)
+        for series in missing:
+            # A series with nothing here yet comes as one multipart stream (WADO-RS series);
+            # each image is written as its part arrives, so a cut keeps what came.
+            if missing[series] == listed[series]:
+                self._stream_series(client, study_uid, series, run)
+        still = cache.present(run.folder, run.expected)
+        failed = {f.sop_uid for f in run.result.failed}
         for series, sop in run.missing:
+            if sop in still or sop in failed:
+                continue
             run.check_cancel()
             try:
                 ds = self._call(
@@ -263,6 +280,34 @@ class DicomwebPacs:
                 continue
             run.accept(ds)
         return run.finish()
+
+    def _stream_series(
+        self, client: DICOMwebClient, study_uid: str, series_uid: str, run: RetrieveRun
+    ) -> None:
+        """Take a whole series in one request. A part that does not decode ends the stream
+        quietly: the images still missing are then fetched one by one."""
+        parts = client.iter_series(study_uid, series_uid)
+        try:
+            while True:
+                run.check_cancel()
+                try:
+                    ds = self._call("retrieve", lambda: next(parts, None), during_retrieve=True)
+                except (PacsConnectionLostError, StudyGoneError, PacsAuthError):
+                    run.interrupted()
+                    raise
+                except PacsError as exc:
+                    logger.info("series stream failed (%s): one request per image", exc.message)
+                    return
+                except Exception as exc:  # a part that is not DICOM
+                    logger.info("series stream part did not decode: %s", type(exc).__name__)
+                    return
+                if ds is None:
+                    return
+                run.accept(ds)
+        finally:
+            close = getattr(parts, "close", None)  # a generator: closing drops the connection
+            if close is not None:
+                close()
 
     def store(self, paths: Sequence[Path]) -> list[StoreOutcome]:
         from pydicom import dcmread
