@@ -112,3 +112,18 @@ def connect() -> Iterator[Callable[[PacsNode], PacsClient]]:
     yield make
     for client in clients:
         client.close()
+
+
+@pytest.fixture
+def tls_orthanc(tmp_path: Path, study_files: dict[str, list[Path]]) -> Iterator[Orthanc]:
+    """A server of the test's own with DICOM TLS, holding the CR."""
+    reason = orthanc_missing()
+    if reason:
+        pytest.skip(reason)
+    server = Orthanc(tmp_path / "orthanc-tls", tls=True)
+    server.start()
+    try:
+        server.upload(study_files["cxr"])
+        yield server
+    finally:
+        server.stop()

@@ -7,10 +7,13 @@ VoxRad registered as a modality (so C-FIND and C-GET are allowed for VoxRad's AE
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import shutil
 import socket
+import ssl
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -50,11 +53,35 @@ class Orthanc:
     dicom_port: int = field(default_factory=free_port)
     #: Where this Orthanc sends C-MOVE results for VoxRad's AE title.
     voxrad_port: int = field(default_factory=free_port)
+    #: DICOM TLS with a self-signed certificate for 127.0.0.1 (see :attr:`ca_file`). HTTP stays
+    #: plain: Orthanc 1.10.1 as packaged in Debian 12 segfaults on its first HTTPS request
+    #: (tried here), so HTTPS is tested through :class:`TlsProxy` in front of it.
+    tls: bool = False
     process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.http_port}"
+
+    @property
+    def ca_file(self) -> Path:
+        """The server's self-signed certificate: the CA a client must trust."""
+        return self.root / "tls" / "server.crt"
+
+    def _make_certificate(self) -> None:
+        folder = self.ca_file.parent
+        folder.mkdir(parents=True, exist_ok=True)
+        key = folder / "server.key"
+        subprocess.run(
+            [
+                "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+                "-keyout", str(key), "-out", str(self.ca_file),
+            ],
+            check=True,
+            capture_output=True,
+        )  # fmt: skip
+        (folder / "server.pem").write_bytes(key.read_bytes() + self.ca_file.read_bytes())
 
     @property
     def dicomweb_url(self) -> str:
@@ -67,7 +94,7 @@ class Orthanc:
     def config(self) -> dict[str, Any]:
         storage = self.root / "storage"
         storage.mkdir(parents=True, exist_ok=True)
-        return {
+        config: dict[str, Any] = {
             "Name": "VoxRadTest",
             "StorageDirectory": str(storage),
             "IndexDirectory": str(storage),
@@ -88,10 +115,24 @@ class Orthanc:
             "SaveJobs": False,
             "HttpDescribeErrors": True,
         }
+        if self.tls:
+            tls = self.ca_file.parent
+            config.update(
+                {
+                    "DicomTlsEnabled": True,
+                    "DicomTlsCertificate": str(self.ca_file),
+                    "DicomTlsPrivateKey": str(tls / "server.key"),
+                    "DicomTlsTrustedCertificates": str(self.ca_file),
+                    "DicomTlsRemoteCertificateRequired": False,
+                }
+            )
+        return config
 
     def start(self, timeout: float = 30.0) -> None:
         cfg = self.root / "orthanc.json"
         self.root.mkdir(parents=True, exist_ok=True)
+        if self.tls and not self.ca_file.is_file():
+            self._make_certificate()
         cfg.write_text(json.dumps(self.config(), indent=2), encoding="utf-8")
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
@@ -153,3 +194,57 @@ class Orthanc:
 
     def instance_count(self) -> int:
         return int(self.rest("GET", "/statistics")["CountInstances"])
+
+
+class TlsProxy:
+    """HTTPS on a free loopback port, forwarding plain bytes to ``target_port`` (TLS
+    termination, as a hospital's reverse proxy in front of a PACS does)."""
+
+    def __init__(self, target_port: int, certificate: Path, key: Path) -> None:
+        self.target_port = target_port
+        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.context.load_cert_chain(str(certificate), str(key))
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self.listener.getsockname()[1])
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                raw, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._handle, args=(raw,), daemon=True).start()
+
+    def _handle(self, raw: socket.socket) -> None:
+        try:
+            client = self.context.wrap_socket(raw, server_side=True)
+        except (ssl.SSLError, OSError):
+            raw.close()  # the client refused the certificate: what the tests check for
+            return
+        upstream = socket.create_connection(("127.0.0.1", self.target_port))
+
+        def pipe(src: socket.socket, dst: socket.socket) -> None:
+            try:
+                while data := src.recv(65536):
+                    dst.sendall(data)
+            except OSError:
+                pass
+            finally:
+                for end in (src, dst):
+                    with contextlib.suppress(OSError):
+                        end.shutdown(socket.SHUT_RDWR)
+
+        back = threading.Thread(target=pipe, args=(upstream, client), daemon=True)
+        back.start()
+        pipe(client, upstream)
+        back.join(timeout=30)
+        client.close()
+        upstream.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self.listener.close()
+        self._thread.join(timeout=5)

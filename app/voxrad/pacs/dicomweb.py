@@ -57,6 +57,28 @@ _SERIES_FIELDS = (
 )
 
 
+def _verify_adapter(verify: str | bool) -> Any:
+    """An HTTPS adapter that checks certificates against ``verify`` (a CA file, or False)."""
+    from requests import PreparedRequest, Response
+    from requests.adapters import HTTPAdapter
+
+    class VerifyAdapter(HTTPAdapter):
+        def send(
+            self,
+            request: PreparedRequest,
+            stream: bool = False,
+            timeout: float | tuple[float | None, float | None] | None = None,
+            verify: bool | str = True,
+            cert: str | tuple[str, str] | None = None,
+            proxies: dict[str, str] | None = None,
+        ) -> Response:
+            return super().send(request, stream, timeout, chosen, cert, proxies)
+
+    chosen = verify
+
+    return VerifyAdapter()
+
+
 def _value(item: dict[str, Any], tag: str) -> Any:
     """The first value of a DICOM JSON attribute, or None."""
     values = item.get(tag, {}).get("Value") or []
@@ -102,7 +124,10 @@ class DicomwebPacs:
         except ImportError as exc:
             raise DependencyMissingError("DICOMweb support (dicomweb-client)", "pacs") from exc
         session = requests.Session()
-        session.verify = self.node.ca_file or self.node.verify_tls
+        if self.node.ca_file or not self.node.verify_tls:
+            # requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override session.verify (set on
+            # many managed workstations, and here): the node's choice is forced per request.
+            session.mount("https://", _verify_adapter(self.node.ca_file or False))
         if self.node.auth == "basic":
             session.auth = (self.node.username, self._secret)
         elif self.node.auth == "bearer":

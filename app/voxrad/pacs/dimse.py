@@ -25,6 +25,7 @@ from voxrad.core.errors import (
     PacsConnectionLostError,
     PacsError,
     PacsUnreachableError,
+    StudyGoneError,
 )
 from voxrad.core.settings import PacsNode
 from voxrad.pacs.base import (
@@ -297,8 +298,6 @@ class DimsePacs:
         )
         expected = self._instances(study_uid, series_uids)
         if not expected:
-            from voxrad.core.errors import StudyGoneError
-
             raise StudyGoneError(
                 f"{self._where} has no images for this {'series' if series_uid else 'study'}.",
                 hint="Search again: the UID may be wrong or the study deleted.",
@@ -317,7 +316,8 @@ class DimsePacs:
 
         def on_store(event: Any) -> int:
             if run.cancelled:
-                return 0xFE00  # cancel: the PACS stops sending
+                # Refused; the association is aborted at the PACS's next response.
+                return 0xA700
             try:
                 ds = event.dataset
                 ds.file_meta = event.file_meta
