@@ -21,6 +21,7 @@ APT_PACKAGES=(
   espeak-ng sox libportaudio2 xvfb xauth pulseaudio pulseaudio-utils alsa-utils
   libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0 libxkbcommon-x11-0 libegl1 libgl1
   libglx-mesa0 libgl1-mesa-dri imagemagick dcmtk pocketsphinx-testdata zstd binutils
+  orthanc orthanc-dicomweb
 )
 
 log() { printf '[dev.sh] %s\n' "$*" >&2; }

@@ -32,6 +32,7 @@ COMMANDS = (
     "models",
     "audit",
     "export",
+    "pacs",
     "eval",
 )
 

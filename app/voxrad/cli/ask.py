@@ -81,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     study = open_study(args.path)
     log_redactor().set_identity(study.identity)
+    for warning in study.warnings:
+        print(f"voxrad: warning: {warning}", file=sys.stderr)
     series = study.find(args.series)
     volume = series.load_volume(regularize=settings.imaging.regularize_geometry)
     load_study_s = time.perf_counter() - t0

@@ -60,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
         "scan_seconds": round(study.seconds, 4),
         "series": rows,
         "skipped": [{"path": s.path, "reason": s.reason} for s in study.skipped],
+        "warnings": list(study.warnings),
     }
     if args.phi:
         ident = study.identity
@@ -119,6 +120,8 @@ def _print_human(payload: dict[str, Any], *, phi: bool) -> None:
         f"  {payload['files_seen']} files, {len(payload['series'])} series, "
         f"{len(payload['skipped'])} skipped, scanned in {payload['scan_seconds']:.2f} s"
     )
+    for w in payload["warnings"]:
+        print(f"  WARNING: {w}")
     if phi:
         pat = payload["patient"]
         print(f"  Patient: {pat['name']}  ID {pat['id']}  born {pat['birth_date'] or '-'}")

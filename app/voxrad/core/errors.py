@@ -134,3 +134,63 @@ def storage_hint(cause: str, folder: object) -> str:
     if cause == _DISK:
         return f"Ask IT to check the disk that holds {folder}."
     return ""
+
+
+class PacsError(VoxRadError):
+    """A query, retrieve or send to a PACS failed; what was already retrieved is kept."""
+
+    default_hint = "Check the PACS node in settings (`voxrad pacs echo`) or ask IT."
+
+
+class PacsUnreachableError(PacsError):
+    """Nothing answered at the node's address: wrong host or port, server down, firewall."""
+
+    default_hint = (
+        "Check the host name and port of the PACS node, that the PACS is running and that the "
+        "network (VPN, firewall) lets this workstation reach it."
+    )
+
+
+class PacsAssociationRejectedError(PacsError):
+    """The PACS answered but refused the DICOM association (usually an unknown AE title)."""
+
+    default_hint = (
+        "Check the called AE title of the node and ask the PACS administrator to register this "
+        "workstation's calling AE title, host and port."
+    )
+
+
+class PacsAuthError(PacsError):
+    """The PACS refused the user name, password or token."""
+
+    default_hint = (
+        "Check the user name and the secret (the environment variable or keyring entry named "
+        "in the node's settings); ask IT whether the account is still valid."
+    )
+
+
+class PacsConnectionLostError(PacsError):
+    """The connection dropped in the middle of a transfer."""
+
+    default_hint = (
+        "The images received so far are kept and the study is marked incomplete: run the "
+        "retrieve again when the network or PACS is back, and it continues where it stopped."
+    )
+
+
+class StudyGoneError(PacsError):
+    """The study (or some of its images) disappeared from the PACS during the retrieve."""
+
+    default_hint = (
+        "The study may have been deleted, merged or moved on the PACS; search for it again or "
+        "ask the PACS administrator. What was received is kept, marked incomplete."
+    )
+
+
+class CorruptInstanceError(PacsError):
+    """The PACS sent an image that is not valid DICOM."""
+
+    default_hint = (
+        "The other images are kept; ask the PACS administrator to check the stored copy of "
+        "this image."
+    )

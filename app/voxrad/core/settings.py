@@ -171,6 +171,78 @@ class AssistantSettings(BaseModel):
     live_transcript_interval_s: float = Field(1.0, ge=0.3, le=5.0)
 
 
+class PacsNode(BaseModel):
+    """One PACS (or other DICOM node) VoxRad can query, retrieve from and send to.
+
+    No secret is stored here: ``secret_env`` names the environment variable holding the
+    password or token; when it is unset, the OS keyring (service ``voxrad-pacs``, user
+    ``name``) is asked, where the ``keyring`` package is installed.
+    """
+
+    name: str = Field("orthanc", min_length=1, pattern=r"^[A-Za-z0-9._-]+$")
+    #: "dicomweb" (QIDO-RS / WADO-RS / STOW-RS over HTTP) or "dimse" (C-FIND / C-GET / C-STORE).
+    protocol: Literal["dicomweb", "dimse"] = "dicomweb"
+    #: DICOMweb: the service root, e.g. "https://pacs.example.org/dicom-web".
+    url: str = ""
+    #: DIMSE: host, port and the PACS's AE title (called) and this workstation's (calling).
+    host: str = ""
+    port: int = Field(104, ge=1, le=65535)
+    called_ae: str = Field("ANY-SCP", min_length=1, max_length=16)
+    calling_ae: str = Field("VOXRAD", min_length=1, max_length=16)
+    #: DIMSE retrieve: "get" (C-GET, images on VoxRad's own connection; no port to open) or
+    #: "move" (C-MOVE: the PACS connects back to VoxRad at listen_host:listen_port, which it
+    #: must have registered under calling_ae).
+    retrieve_method: Literal["get", "move"] = "get"
+    listen_host: str = ""
+    listen_port: int = Field(11112, ge=1, le=65535)
+    #: DIMSE over TLS (DICOM TLS); DICOMweb uses TLS when ``url`` starts with https.
+    tls: bool = False
+    #: Check the server's certificate (HTTPS and DICOM TLS); a CA bundle file, or empty for the
+    #: system's certificates.
+    verify_tls: bool = True
+    ca_file: str = ""
+    #: DICOMweb authentication: "none", "basic" (user name + password) or "bearer" (token).
+    auth: Literal["none", "basic", "bearer"] = "none"
+    username: str = ""
+    secret_env: str = "VOXRAD_PACS_SECRET"
+    timeout_s: float = Field(30.0, gt=0.0, le=600.0)
+
+
+class PacsSettings(BaseModel):
+    """PACS nodes, the default one, and where retrieved studies are kept."""
+
+    nodes: list[PacsNode] = Field(
+        default_factory=lambda: [PacsNode(url="http://localhost:8042/dicom-web")]
+    )
+    #: Name of the node used when no ``--node`` is given.
+    default_node: str = "orthanc"
+    #: Folder for retrieved studies; empty means ``<data dir>/pacs-cache``.
+    cache_dir: str = ""
+
+    def node(self, name: str | None = None) -> PacsNode:
+        """The node called ``name`` (the default node when None).
+
+        Raises
+        ------
+        SettingsError
+            When no node has that name.
+        """
+        wanted = name or self.default_node
+        for node in self.nodes:
+            if node.name == wanted:
+                return node
+        known = ", ".join(n.name for n in self.nodes) or "none"
+        raise SettingsError(
+            f"No PACS node called '{wanted}' in settings (known: {known}).",
+            hint="Add it to the pacs.nodes list in settings, or give --url / --dimse.",
+        )
+
+    def resolved_cache_dir(self) -> Path:
+        if self.cache_dir:
+            return Path(self.cache_dir).expanduser()
+        return paths.data_dir() / "pacs-cache"
+
+
 _file_values: ContextVar[dict[str, Any] | None] = ContextVar("_file_values", default=None)
 
 
@@ -207,6 +279,7 @@ class Settings(BaseSettings):
     commands: CommandSettings = CommandSettings()
     vlm: VlmSettings = VlmSettings()
     assistant: AssistantSettings = AssistantSettings()
+    pacs: PacsSettings = PacsSettings()
 
     @classmethod
     def settings_customise_sources(

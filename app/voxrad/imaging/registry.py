@@ -9,6 +9,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from voxrad.core.errors import NoImagesFoundError, StudyLoadError
+from voxrad.core.retrieval import incomplete_warning
 from voxrad.core.study import SeriesInfo, SkippedFile
 from voxrad.core.volume import Volume
 from voxrad.imaging.dicom.build import build_volume
@@ -87,6 +88,10 @@ def open_study(
             f"No permission to read {p}.", hint="Ask IT for read access to this folder."
         ) from exc
     study.seconds = time.perf_counter() - start
+    if p.is_dir():
+        warning = incomplete_warning(p)
+        if warning:
+            study.warnings.append(warning)
     if not study.series:
         reasons = {s.reason for s in study.skipped}
         detail = f" ({'; '.join(sorted(reasons)[:3])})" if reasons else ""

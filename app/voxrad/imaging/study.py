@@ -66,6 +66,8 @@ class Study:
     identity: PatientIdentity = field(default_factory=PatientIdentity)
     files_seen: int = 0
     seconds: float = 0.0
+    #: Study-wide warnings, e.g. a PACS retrieve into this folder that did not finish.
+    warnings: list[str] = field(default_factory=list)
 
     def find(self, key: str | int | None = None) -> Series:
         """A series by key, UID prefix or 1-based number in the list; the largest by default."""

@@ -22,7 +22,7 @@ import os
 import socket
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -262,12 +262,50 @@ class AuditLog:
             When the record cannot be written (the caller must not show the answer as audited).
         """
         with self._lock:
-            seq, when, body, prev, digest = self._append_locked(entry)
+            seq, when, body, prev, digest = self._append_locked(
+                lambda seq, when: self._body(seq, when, entry)
+            )
             self._advance_head(seq, digest)
         logger.info("audit record %d written", seq)
         return StoredRecord(seq, when, json.loads(body), prev, digest)
 
-    def _append_locked(self, entry: AuditEntry) -> tuple[int, str, str, str, str]:
+    def append_event(
+        self, event: str, *, study_uid: str = "", details: dict[str, Any] | None = None
+    ) -> StoredRecord:
+        """Add one record of something other than an answer (a PACS retrieve or send).
+
+        ``event`` names it ("pacs.retrieve", "pacs.send"); the study UID is hashed like an
+        answer's; ``details`` (counts, node name, result) must hold no patient identifier.
+        It shares the chain, so :func:`~voxrad.records.audit_verify.verify_log` covers it.
+
+        Raises
+        ------
+        AuditError
+            When the record cannot be written.
+        """
+
+        def body(seq: int, when: str) -> dict[str, Any]:
+            return {
+                "schema": SCHEMA_VERSION,
+                "seq": seq,
+                "time": when,
+                "user": _os_user(),
+                "host": socket.gethostname(),
+                "uids": "hmac-sha256" if self.hash_uids else "clear",
+                "event": event,
+                "study": self._uid(study_uid),
+                "details": dict(details or {}),
+            }
+
+        with self._lock:
+            seq, when, text, prev, digest = self._append_locked(body)
+            self._advance_head(seq, digest)
+        logger.info("audit record %d written (%s)", seq, event)
+        return StoredRecord(seq, when, json.loads(text), prev, digest)
+
+    def _append_locked(
+        self, make_body: Callable[[int, str], dict[str, Any]]
+    ) -> tuple[int, str, str, str, str]:
         try:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -276,7 +314,7 @@ class AuditLog:
                 ).fetchone()
                 seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
                 when = _utc_now()
-                body = canonical_json(self._body(seq, when, entry))
+                body = canonical_json(make_body(seq, when))
                 digest = chain_hash(prev, body)
                 self._db.execute(
                     "INSERT INTO records (seq, recorded_at, body, prev_hash, hash) "

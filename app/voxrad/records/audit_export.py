@@ -42,6 +42,9 @@ CSV_COLUMNS = (
     "remote",
     "settings",
     "warnings",
+    # Records of other events (PACS retrieve and send): their name and counts.
+    "event",
+    "details",
     "prev_hash",
     "hash",
 )
