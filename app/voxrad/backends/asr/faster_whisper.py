@@ -33,7 +33,13 @@ from typing import Any
 import numpy as np
 
 from voxrad.backends.asr.base import SAMPLE_RATE, Segment, Transcript
-from voxrad.backends.asr.lexicon import BUILTIN_TERMS, build_prompt, load_lexicon
+from voxrad.backends.asr.lexicon import (
+    build_prompt,
+    is_prompt_copy,
+    load_lexicon,
+    rejoin_split_terms,
+    study_vocabulary,
+)
 from voxrad.core.errors import BackendError, DependencyMissingError, ModelNotInstalledError
 from voxrad.core.settings import AsrSettings
 
@@ -88,9 +94,11 @@ class WhisperOptions:
     no_speech_threshold: float = 0.6
     log_prob_threshold: float = -1.0
     vad_filter: bool = True
-    #: Site lexicon terms; the built-in list is appended after them.
+    #: Site lexicon terms; the built-in vocabulary of the study's region comes after them.
     lexicon: tuple[str, ...] = ()
-    use_builtin_terms: bool = True
+    #: "study": study words, site lexicon and the study's built-in vocabulary in the prompt;
+    #: "off": no vocabulary prompt (the wake phrase is still given).
+    biasing: str = "study"
     cpu_threads: int = 0
     #: Seed for the sampling used by the temperature fallback (reproducible transcripts).
     seed: int = 0
@@ -245,10 +253,15 @@ class FasterWhisperTranscriber:
         for _ in segments:
             pass
 
+    def vocabulary(self, context: Sequence[str] = ()) -> tuple[str, ...]:
+        """The terms favoured for a study with ``context`` words, in priority order."""
+        if self.options.biasing == "off":
+            return ()
+        return (*context, *self.options.lexicon, *study_vocabulary(context))
+
     def prompt(self, context: Sequence[str] = (), wake_phrase: str = "") -> str | None:
         """The decoder prompt for ``context`` words (study words) and a wake phrase."""
-        builtin = BUILTIN_TERMS if self.options.use_builtin_terms else ()
-        glossary = build_prompt(context, self.options.lexicon, builtin)
+        glossary = build_prompt(self.vocabulary(context))
         if not wake_phrase.strip():
             return glossary
         # A glossary entry does not make tiny.en hear "VoxRad" (it writes "Mark said"); the
@@ -290,6 +303,7 @@ class FasterWhisperTranscriber:
             if partial
             else {"beam_size": opts.beam_size}
         )
+        prompt = self.prompt(context, wake_phrase)
         try:
             segments_iter, info = self._model.transcribe(
                 data,
@@ -298,7 +312,7 @@ class FasterWhisperTranscriber:
                 condition_on_previous_text=False,
                 no_speech_threshold=opts.no_speech_threshold,
                 log_prob_threshold=opts.log_prob_threshold,
-                initial_prompt=self.prompt(context, wake_phrase),
+                initial_prompt=prompt,
                 **cheap,
             )
             t2 = time.perf_counter()
@@ -325,6 +339,15 @@ class FasterWhisperTranscriber:
                 speech_s,
             )
             kept, text = (), ""
+        elif is_prompt_copy(text, prompt):
+            # The prompt read back for audio the model could not read: invented, like a
+            # hallucination on silence.
+            logger.log(
+                logging.DEBUG if partial else logging.INFO,
+                "asr: dropped a transcript that repeats the vocabulary prompt",
+            )
+            kept, text = (), ""
+        text = rejoin_split_terms(text, self.vocabulary(context))
         timings.update(features_vad=t2 - t1, decode=t3 - t2, total=t3 - t0)
         # Partials come every second while the clinician talks: not worth an INFO line each.
         logger.log(
@@ -386,5 +409,6 @@ def from_settings(
             no_speech_threshold=settings.no_speech_threshold,
             log_prob_threshold=settings.log_prob_threshold,
             lexicon=lexicon,
+            biasing=settings.biasing,
         )
     )
