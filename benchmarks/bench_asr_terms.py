@@ -25,7 +25,7 @@ Speed (never cached): ``--timing`` clips, interleaved, median of ``--repeat`` ro
 transcriber against faster-whisper called with exactly the options VoxRad passed (the overhead
 ratio, target <= 1.10), bare faster-whisper, and the real-time factor (seconds per audio second).
 
-Usage: python benchmarks/bench_asr_terms.py [--model tiny.en|PATH] [--timing 12] [--json]
+Usage: python benchmarks/bench_asr_terms.py [--model tiny.en|PATH] [--every N] [--timing 12] [--json]
 Targets (issue 19): term recall >= 0.9; 0 substitutions caused by biasing; 0 side-word errors;
 0 regurgitations; RTF <= 0.5; overhead <= 1.10.
 """
@@ -250,7 +250,7 @@ class CachingModel:
         return segments, info
 
 
-def build_clips(cache: Path, human: int) -> list[Clip]:
+def build_clips(cache: Path, human: int, every: int = 1) -> list[Clip]:
     from speech_support import espeak_wav, librivox_clips, read_wav
 
     audio_dir = cache / "audio"
@@ -258,6 +258,8 @@ def build_clips(cache: Path, human: int) -> list[Clip]:
     lead, tail = np.zeros(int(0.3 * SR), np.float32), np.zeros(int(0.5 * SR), np.float32)
     clips = []
     for index, (study, text, terms) in enumerate(ITEMS):
+        if index % every:
+            continue
         for take in range(2):
             voice = VOICES[(2 * index + take) % len(VOICES)]
             speed = SPEEDS[(index + take) % len(SPEEDS)]
@@ -326,6 +328,9 @@ def main() -> int:
     parser.add_argument("--model", default="tiny.en")
     parser.add_argument("--cache", type=Path, default=Path.home() / ".cache/VoxRad/bench_asr_terms")
     parser.add_argument("--human", type=int, default=5, help="LibriVox clips (0-5)")
+    parser.add_argument(
+        "--every", type=int, default=1, help="every Nth question only (a quicker run)"
+    )
     parser.add_argument("--timing", type=int, default=12, help="clips timed live (0: none)")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--show", action="store_true", help="print every transcript")
@@ -341,7 +346,7 @@ def main() -> int:
     from voxrad.backends.asr.lexicon import all_terms, build_prompt, study_words
 
     args.cache.mkdir(parents=True, exist_ok=True)
-    clips = build_clips(args.cache, args.human)
+    clips = build_clips(args.cache, args.human, args.every)
     voxrad = FasterWhisperTranscriber(WhisperOptions(model=args.model))
     voxrad.load()
     real_model = voxrad._model
@@ -377,12 +382,15 @@ def main() -> int:
 
     def ours(model: Any, clip: Clip) -> tuple[str, str]:
         voxrad._model = model
-        text = voxrad.transcribe(clip.audio, context=context(clip)).text
+        transcript = voxrad.transcribe(clip.audio, context=context(clip))
+        text = transcript.text
+        flagged.append(transcript.uncertain)
         prompt = " ".join(
             str(cached.last_kwargs.get(k) or "") for k in ("initial_prompt", "hotwords")
         )
         return text, prompt
 
+    flagged: list[tuple[str, ...]] = []
     strategies: dict[str, Callable[[Any, Clip], tuple[str, str]]] = {
         "bare": bare,
         "former": former,
@@ -399,9 +407,17 @@ def main() -> int:
         outputs[name] = texts
         results["strategies"][name] = score(clips, texts, prompts, medical_lists)
     results["decoded_now"] = cached.decoded
+    # Uncertain medical words VoxRad marked: how many were not said (right to mark them).
+    marked = wrong = 0
+    for clip, words in zip(clips, flagged, strict=True):
+        said = set(_stem(normalize(clip.text).split()))
+        marked += len(words)
+        wrong += sum(w not in said for w in _stem(list(words)))
+    results["uncertain_marked"] = {"words": marked, "not_said": wrong}
 
     if args.timing:
-        timed = [c for c in clips if c.kind == "radiology"][:: max(1, 120 // args.timing)]
+        speech = [c for c in clips if c.kind == "radiology"]
+        timed = speech[:: max(1, len(speech) // args.timing)]
         timed = timed[: args.timing]
         kwargs_of: list[dict[str, Any]] = []
         for clip in timed:  # the exact options VoxRad passes for each clip
@@ -412,13 +428,23 @@ def main() -> int:
             segments, _ = real_model.transcribe(timed[index].audio, **kwargs_of[index])
             list(segments)
 
+        def no_word_times(index: int) -> None:
+            kwargs = {**kwargs_of[index], "word_timestamps": False}
+            segments, _ = real_model.transcribe(timed[index].audio, **kwargs)
+            list(segments)
+
         def voxrad_live(index: int) -> None:
             ours(real_model, timed[index])
 
         def bare_live(index: int) -> None:
             bare(real_model, timed[index])
 
-        runners = {"voxrad": voxrad_live, "same_options": direct, "bare": bare_live}
+        runners = {
+            "voxrad": voxrad_live,
+            "same_options": direct,
+            "no_word_times": no_word_times,
+            "bare": bare_live,
+        }
         for run_live in runners.values():
             run_live(0)
         totals: dict[str, list[float]] = {name: [] for name in runners}
@@ -441,6 +467,7 @@ def main() -> int:
             "rtf_voxrad": medians["voxrad"] / audio_s,
             "rtf_bare": medians["bare"] / audio_s,
             "overhead": medians["voxrad"] / medians["same_options"],
+            "word_times_cost": medians["same_options"] / medians["no_word_times"],
         }
         voxrad._model = real_model
 
@@ -461,12 +488,15 @@ def main() -> int:
             f"   {r['side_word_errors']:4d}  {r['regurgitations']:6d}  {r['wer']:.3f}"
             f"  {r['human_wer']:.3f}     {r['words_on_noise']:4d}"
         )
+    u = results["uncertain_marked"]
+    print(f"voxrad marked {u['words']} medical words uncertain, {u['not_said']} of them not said")
     if "timing" in results:
         t = results["timing"]
         print(
             f"timing on {t['clips']} clips ({t['audio_s']} s audio, median of {args.repeat}): "
             f"RTF voxrad {t['rtf_voxrad']:.3f}, bare {t['rtf_bare']:.3f}; "
-            f"overhead over faster-whisper with the same options {t['overhead']:.3f}"
+            f"overhead over faster-whisper with the same options {t['overhead']:.3f}; "
+            f"word probabilities cost x{t['word_times_cost']:.3f}"
         )
     return 0
 

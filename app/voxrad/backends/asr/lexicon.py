@@ -209,3 +209,21 @@ def rejoin_split_terms(text: str, terms: Iterable[str]) -> str:
         )
         text = re.sub(rf"\b(?:{pattern})\b", term, text, flags=re.IGNORECASE)
     return text
+
+
+#: Words of terms that are ordinary English or side words: never "medical words" to mark.
+_NOT_MEDICAL = frozenset(
+    {"left", "right", "upper", "lower", "middle", "free", "tube", "window", "slice", "tear"}
+    | _COMMON
+)
+
+
+def medical_words(terms: Iterable[str]) -> frozenset[str]:
+    """The lower-case words of ``terms`` that mark a medical word in a transcript.
+
+    Examples
+    --------
+    >>> sorted(medical_words(["left lung", "pleural effusion", "window"]))
+    ['effusion', 'lung', 'pleural']
+    """
+    return frozenset(w for term in terms for w in _words(term) if w not in _NOT_MEDICAL)

@@ -159,7 +159,9 @@ REGION_KEYS: dict[str, tuple[str, ...]] = {
     "breast": ("breast", "mammogram", "mammo"),
 }
 
-#: Words for moving around the viewer, said with every kind of study.
+#: Words for moving around the viewer, said with every kind of study. ("left" and "right" in
+#: the prompt did not stop tiny.en hearing "lift" and made it invent endings on read speech:
+#: measured, left out.)
 VIEWER_TERMS: tuple[str, ...] = ("axial", "coronal", "sagittal", "slice", "window")
 
 #: Modality -> words said about that kind of image (a window name is a CT word).
