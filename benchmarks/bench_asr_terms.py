@@ -25,7 +25,8 @@ Speed (never cached): ``--timing`` clips, interleaved, median of ``--repeat`` ro
 transcriber against faster-whisper called with exactly the options VoxRad passed (the overhead
 ratio, target <= 1.10), bare faster-whisper, and the real-time factor (seconds per audio second).
 
-Usage: python benchmarks/bench_asr_terms.py [--model tiny.en|PATH] [--every N] [--timing 12] [--json]
+Usage: python benchmarks/bench_asr_terms.py [--model tiny.en|PATH] [--every N] [--timing 12]
+       [--show] [--json]
 Targets (issue 19): term recall >= 0.9; 0 substitutions caused by biasing; 0 side-word errors;
 0 regurgitations; RTF <= 0.5; overhead <= 1.10.
 """

@@ -103,6 +103,7 @@ def test_prompt_copy_is_recognised() -> None:
     assert is_prompt_copy("pneumothorax, pleural effusion, pulmonary embolism.", prompt)
     # A question that uses prompt terms is speech, not a copy.
     assert not is_prompt_copy("Is there a pneumothorax or pleural effusion?", prompt)
+    assert not is_prompt_copy("Any pneumothorax, pleural effusion or pulmonary embolism?", prompt)
     assert not is_prompt_copy("Is there a pleural effusion?", prompt)
     assert not is_prompt_copy("Glossary words without a prompt.", None)
 

@@ -75,6 +75,8 @@ NON_SPEECH_PHRASES = frozenset(
 #: Partial decodes stop after this many tokens per second of audio (plus a few): beyond
 #: :data:`MAX_WORDS_PER_S` words the text would be dropped as invented anyway.
 PARTIAL_TOKENS_PER_S = 12
+#: How the vocabulary is framed in the prompt: as the question a clinician asks.
+PROMPT_LEAD, PROMPT_END = "Is there any ", "?"
 #: A medical word heard with less probability than this is marked uncertain on the transcript.
 #: Measured (bench_asr_terms, tiny.en, synthetic voices): 0.3 marks 3 of the 4 wrong medical
 #: words and 53 of the 148 right ones; 0.5 marks all 4 wrong and 85 right; 0.1 marks 2 and 31.
@@ -276,7 +278,7 @@ class FasterWhisperTranscriber:
 
     def prompt(self, context: Sequence[str] = (), wake_phrase: str = "") -> str | None:
         """The decoder prompt for ``context`` words (study words) and a wake phrase."""
-        glossary = build_prompt(self.vocabulary(context))
+        glossary = build_prompt(self.vocabulary(context), lead=PROMPT_LEAD, end=PROMPT_END)
         if not wake_phrase.strip():
             return glossary
         # A glossary entry does not make tiny.en hear "VoxRad" (it writes "Mark said"); the

@@ -92,15 +92,21 @@ def study_words(
     return tuple(dict.fromkeys(words))
 
 
-def build_prompt(*sources: Iterable[str], max_chars: int = MAX_PROMPT_CHARS) -> str | None:
-    """A glossary prompt from term sources in priority order, or None when there are no terms.
+def build_prompt(
+    *sources: Iterable[str],
+    max_chars: int = MAX_PROMPT_CHARS,
+    lead: str = "Glossary: ",
+    end: str = ".",
+) -> str | None:
+    """A prompt listing terms from sources in priority order, or None when there are no terms.
 
-    Duplicates (case-insensitive) are dropped; terms that would overflow ``max_chars`` are
-    left out, so the highest-priority words always make it in.
+    ``lead`` and ``end`` frame the list (``"Glossary: a, b."`` by default). Duplicates
+    (case-insensitive) are dropped; terms that would overflow ``max_chars`` are left out, so the
+    highest-priority words always make it in.
     """
     seen: set[str] = set()
     chosen: list[str] = []
-    used = len("Glossary: .")
+    used = len(lead) + len(end)
     for source in sources:
         for raw in source:
             term = raw.strip()
@@ -114,7 +120,7 @@ def build_prompt(*sources: Iterable[str], max_chars: int = MAX_PROMPT_CHARS) -> 
             used += len(term) + 2
     if not chosen:
         return None
-    return "Glossary: " + ", ".join(chosen) + "."
+    return lead + ", ".join(chosen) + end
 
 
 def study_regions(context: Iterable[str]) -> tuple[str, ...]:
@@ -172,24 +178,24 @@ def is_prompt_copy(text: str, prompt: str | None) -> bool:
 
     Whisper given a glossary sometimes returns the glossary ("Glossary, pneumothorax, pleural
     effusion,") for audio it cannot read. A copy is the word "glossary" itself, or a transcript
-    of three or more words of which at least 80 % are prompt words and which repeats a run of
-    three prompt words in the prompt's order (a list read back, not a question that uses two
-    of its terms).
+    of four or more words of which at least 80 % are prompt words and which repeats a run of
+    four prompt words in the prompt's order (a list read back, not a question that names two
+    or three of its terms).
     """
     if not prompt:
         return False
     words = _words(text)
     if "glossary" in words:
         return True
-    if len(words) < 3:
+    if len(words) < 4:
         return False
     vocab = set(_words(prompt))
     content = [w for w in words if w not in _COMMON]
     if not content or sum(w in vocab for w in content) < 0.8 * len(content):
         return False
     prompt_words = _words(prompt)
-    runs = {tuple(prompt_words[i : i + 3]) for i in range(len(prompt_words) - 2)}
-    return any(tuple(words[i : i + 3]) in runs for i in range(len(words) - 2))
+    runs = {tuple(prompt_words[i : i + 4]) for i in range(len(prompt_words) - 3)}
+    return any(tuple(words[i : i + 4]) in runs for i in range(len(words) - 3))
 
 
 def rejoin_split_terms(text: str, terms: Iterable[str]) -> str:

@@ -169,5 +169,6 @@ MODALITY_TERMS: dict[str, tuple[str, ...]] = {
     "CT": ("contrast", "lung window", "bone window"),
     "MRI": ("contrast", "diffusion", "T2", "FLAIR"),
     "radiograph": (),
-    "ultrasound": ("echogenic", "Doppler"),
+    # "echogenic" replaced "thickened" in "Is the gallbladder wall thickened?" (measured).
+    "ultrasound": (),
 }
