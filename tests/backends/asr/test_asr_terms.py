@@ -127,25 +127,27 @@ def test_uncertain_medical_words_are_marked() -> None:
         "Is there a pulmonary emphysema in the lift lower lobe?",
         {"emphysema": 0.12, "lift": 0.05, "pulmonary": 0.9, "lobe": UNCERTAIN_PROBABILITY},
     )
-    result = scripted(model).transcribe(SPEECH, context=CHEST)
+    # Off by default (it triples decoding time on a CPU): no word timestamps asked for.
+    assert scripted(model).transcribe(SPEECH, context=CHEST).uncertain == ()
+    assert model.calls[-1]["word_timestamps"] is False
+    result = scripted(model, word_confidence=True).transcribe(SPEECH, context=CHEST)
     assert model.calls[-1]["word_timestamps"] is True
     # "lift" is unsure too, but not a medical word; "lobe" is exactly at the threshold.
     assert result.uncertain == ("emphysema",)
     assert Word("emphysema", 0.4, 0.5, 0.12) in result.words
     assert result.to_dict()["uncertain"] == ["emphysema"]
     # Partials never pay for word probabilities.
-    scripted(model).transcribe(SPEECH, context=CHEST, partial=True)
+    scripted(model, word_confidence=True).transcribe(SPEECH, context=CHEST, partial=True)
     assert not model.calls[-1].get("word_timestamps")
-    off = scripted(model, word_confidence=False).transcribe(SPEECH, context=CHEST)
-    assert off.uncertain == () and off.words == ()
 
 
 @pytest.mark.models
-def test_real_words_carry_probabilities(
-    tiny_en: FasterWhisperTranscriber, speech_dir: Path
-) -> None:
+def test_real_words_carry_probabilities(speech_dir: Path) -> None:
     audio = read_wav(espeak_wav("Is there a pneumothorax in the left lung?", speech_dir))
-    result = tiny_en.transcribe(audio, context=CHEST)
+    transcriber = FasterWhisperTranscriber(WhisperOptions(word_confidence=True, warm_up=False))
+    transcriber.load()
+    result = transcriber.transcribe(audio, context=CHEST)
+    transcriber.close()
     assert "pneumothorax" in result.text.lower()
     spoken = [w.text.strip(",.?").lower() for w in result.words]
     assert "pneumothorax" in spoken and "left" in spoken
