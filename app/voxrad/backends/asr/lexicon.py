@@ -21,6 +21,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from voxrad.backends.asr.vocabulary import (
+    GENERAL_TERMS,
     MODALITY_TERMS,
     REGION_KEYS,
     REGION_TERMS,
@@ -144,21 +145,24 @@ def study_vocabulary(context: Sequence[str]) -> tuple[str, ...]:
     """Built-in terms for a study described by its ``context`` words, most useful first.
 
     The study's modality words, then its regions' terms, then the viewer words. No region
-    (nothing open, or a body part VoxRad has no list for): the viewer words only, since any
-    finding put in front of every question can replace a finding that sounds like it.
+    (nothing open, or a body part VoxRad has no list for): :data:`GENERAL_TERMS`, common
+    findings without the ones measured to replace another finding.
     """
     terms: list[str] = []
     for word in context:
         terms.extend(MODALITY_TERMS.get(word, ()))
-    for region in study_regions(context):
+    regions = study_regions(context)
+    for region in regions:
         terms.extend(REGION_TERMS[region])
+    if not regions:
+        terms.extend(GENERAL_TERMS)
     terms.extend(VIEWER_TERMS)
     return tuple(dict.fromkeys(terms))
 
 
 def all_terms() -> tuple[str, ...]:
     """Every built-in term (all regions, modalities and viewer words), without duplicates."""
-    terms = [t for group in REGION_TERMS.values() for t in group]
+    terms = [t for group in REGION_TERMS.values() for t in group] + list(GENERAL_TERMS)
     terms += [t for group in MODALITY_TERMS.values() for t in group]
     return tuple(dict.fromkeys([*terms, *VIEWER_TERMS]))
 

@@ -164,6 +164,15 @@ REGION_KEYS: dict[str, tuple[str, ...]] = {
 #: measured, left out.)
 VIEWER_TERMS: tuple[str, ...] = ("axial", "coronal", "sagittal", "slice", "window")
 
+#: With no study region known (nothing open, ``voxrad transcribe`` of a file): common findings
+#: of different sounds. Left out: the words measured to replace another finding when offered
+#: without a study ("emphysema" for "embolism" and "hematoma", "infarct" for "emphysema",
+#: "aneurysm" for "Any", "mediastinum" for "mediastinal", "hemorrhage" for "hematoma").
+GENERAL_TERMS: tuple[str, ...] = (
+    "pneumothorax", "pleural effusion", "consolidation", "atelectasis", "nodule", "lesion",
+    "fracture", "hydronephrosis", "ascites", "lymphadenopathy", "cardiomegaly",
+)  # fmt: skip
+
 #: Modality -> words said about that kind of image (a window name is a CT word).
 MODALITY_TERMS: dict[str, tuple[str, ...]] = {
     "CT": ("contrast", "lung window", "bone window"),
