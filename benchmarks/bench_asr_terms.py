@@ -12,7 +12,8 @@ Strategies:
 - ``bare``: faster-whisper with VoxRad's decoding settings (beam, VAD, thresholds), no prompt;
 - ``former``: the same with the 27-word glossary prompt VoxRad used before issue 19 (study words
   first, then the fixed list), raw model output as the app then showed it;
-- ``voxrad``: VoxRad's transcriber as the app runs it (study vocabulary, guards, rejoin).
+- ``voxrad``: VoxRad's transcriber as the app runs it (study vocabulary, guards, rejoin);
+- ``no_study``: the same with no study open (general vocabulary).
 
 Measures: medical-term recall; medical-term substitutions (a missed term where the transcript
 has a medical word the question did not contain) and how many of those the prompt put there;
@@ -386,9 +387,9 @@ def main() -> int:
         segments, _ = model.transcribe(clip.audio, initial_prompt=prompt, **settings)
         return " ".join(s.text.strip() for s in segments), prompt
 
-    def ours(model: Any, clip: Clip) -> tuple[str, str]:
+    def ours(model: Any, clip: Clip, study: bool = True) -> tuple[str, str]:
         voxrad._model = model
-        transcript = voxrad.transcribe(clip.audio, context=context(clip))
+        transcript = voxrad.transcribe(clip.audio, context=context(clip) if study else ())
         text = transcript.text
         flagged.append(transcript.uncertain)
         prompt = " ".join(
@@ -401,6 +402,8 @@ def main() -> int:
         "bare": bare,
         "former": former,
         "voxrad": ours,
+        # The same with no study open (``voxrad transcribe FILE``, the app before a study).
+        "no_study": lambda model, clip: ours(model, clip, study=False),
     }
     results: dict[str, Any] = {"model": args.model, "clips": len(clips), "strategies": {}}
     outputs: dict[str, list[str]] = {}
@@ -415,7 +418,7 @@ def main() -> int:
     results["decoded_now"] = cached.decoded
     # Uncertain medical words VoxRad marked: how many were not said (right to mark them).
     marked = wrong = 0
-    for clip, words in zip(clips, flagged, strict=True):
+    for clip, words in zip(clips, flagged[: len(clips)], strict=True):
         said = set(_stem(normalize(clip.text).split()))
         marked += len(words)
         wrong += sum(w not in said for w in _stem(list(words)))
@@ -482,7 +485,7 @@ def main() -> int:
         for index, clip in enumerate(clips):
             print(f"[{clip.kind}/{clip.study}] {clip.text!r}")
             for name in strategies:
-                print(f"    {name:7s} {outputs[name][index]!r}")
+                print(f"    {name:8s} {outputs[name][index]!r}")
     if args.json:
         print(json.dumps(results, indent=2))
         return 0
