@@ -153,3 +153,13 @@ def test_real_words_carry_probabilities(speech_dir: Path) -> None:
     assert "pneumothorax" in spoken and "left" in spoken
     assert all(0.0 <= w.probability <= 1.0 for w in result.words)
     assert all(a.start <= b.start for a, b in zip(result.words, result.words[1:], strict=False))
+
+
+def test_no_study_prompt_is_a_glossary_not_a_question() -> None:
+    """With nothing open, "Is there any pneumothorax, ..." made tiny.en hear six different
+    questions as "Is there any pneumothorax" (bench_asr_terms): the general list is a glossary."""
+    model = ScriptedModel("Is there a lesion?")
+    scripted(model).transcribe(SPEECH)
+    assert model.calls[-1]["initial_prompt"].startswith("Glossary: pneumothorax")
+    scripted(model).transcribe(SPEECH, context=CHEST)
+    assert model.calls[-1]["initial_prompt"].startswith("Is there any CT, chest")

@@ -40,6 +40,7 @@ from voxrad.backends.asr.lexicon import (
     load_lexicon,
     medical_words,
     rejoin_split_terms,
+    study_regions,
     study_vocabulary,
 )
 from voxrad.core.errors import BackendError, DependencyMissingError, ModelNotInstalledError
@@ -75,7 +76,8 @@ NON_SPEECH_PHRASES = frozenset(
 #: Partial decodes stop after this many tokens per second of audio (plus a few): beyond
 #: :data:`MAX_WORDS_PER_S` words the text would be dropped as invented anyway.
 PARTIAL_TOKENS_PER_S = 12
-#: How the vocabulary is framed in the prompt: as the question a clinician asks.
+#: How a study's vocabulary is framed in the prompt: as the question a clinician asks
+#: (measured: term recall 0.694 vs 0.671 as a glossary, read-speech WER 0.02 vs 0.07).
 PROMPT_LEAD, PROMPT_END = "Is there any ", "?"
 #: A medical word heard with less probability than this is marked uncertain on the transcript.
 #: Measured (bench_asr_terms, tiny.en, synthetic voices): 0.3 marks 3 of the 4 wrong medical
@@ -280,7 +282,12 @@ class FasterWhisperTranscriber:
 
     def prompt(self, context: Sequence[str] = (), wake_phrase: str = "") -> str | None:
         """The decoder prompt for ``context`` words (study words) and a wake phrase."""
-        glossary = build_prompt(self.vocabulary(context), lead=PROMPT_LEAD, end=PROMPT_END)
+        if study_regions(context):
+            glossary = build_prompt(self.vocabulary(context), lead=PROMPT_LEAD, end=PROMPT_END)
+        else:
+            # No study: "Is there any pneumothorax, ..." made tiny.en answer six questions
+            # with "Is there any pneumothorax" (measured); a plain glossary does not lead.
+            glossary = build_prompt(self.vocabulary(context))
         if not wake_phrase.strip():
             return glossary
         # A glossary entry does not make tiny.en hear "VoxRad" (it writes "Mark said"); the
