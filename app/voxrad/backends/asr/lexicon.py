@@ -206,9 +206,9 @@ def rejoin_split_terms(text: str, terms: Iterable[str]) -> str:
     """``text`` with one-word ``terms`` that were heard in pieces written whole.
 
     "pneumo thorax" and "gall-bladder" become "pneumothorax" and "gallbladder" when those are
-    terms. Only an exact split of a term is joined, so no other word changes (side words
-    included: no term contains "left" or "right" as a piece of itself... and a split must
-    have pieces of at least three letters).
+    terms. Only an exact split of a one-word term of seven letters or more into two pieces of
+    three letters or more is joined, so no other word changes: side words ("left", "right")
+    are never touched.
     """
     for term in terms:
         if " " in term or len(term) < 7:
