@@ -72,6 +72,12 @@ class AsrSettings(BaseModel):
     beam_size: int = Field(5, ge=1, le=10)
     #: Site lexicon: a text file with one term per line (drug names, anatomy, findings).
     lexicon_path: str = ""
+    #: Vocabulary biasing: "study" puts the open study's words, the site lexicon and the
+    #: built-in terms of the study's body region in the recogniser's prompt; "off" none.
+    biasing: Literal["study", "off"] = "study"
+    #: Mark medical words heard with low probability (the transcript's ``uncertain``); costs
+    #: about three times the decoding time on a CPU (measured), so off unless chosen.
+    word_confidence: bool = False
     #: Hallucination guard: segments above this no-speech probability with a low
     #: average log-probability are dropped.
     no_speech_threshold: float = Field(0.6, ge=0.0, le=1.0)

@@ -8,7 +8,16 @@ import numpy as np
 import pytest
 
 from voxrad.backends.asr.faster_whisper import resolve_model_path, to_mono_16k
-from voxrad.backends.asr.lexicon import BUILTIN_TERMS, build_prompt, load_lexicon, study_words
+from voxrad.backends.asr.lexicon import (
+    all_terms,
+    build_prompt,
+    is_prompt_copy,
+    load_lexicon,
+    rejoin_split_terms,
+    study_regions,
+    study_vocabulary,
+    study_words,
+)
 from voxrad.backends.asr.registry import create_transcriber
 from voxrad.core.errors import BackendError, ModelNotInstalledError, SettingsError
 from voxrad.core.settings import AsrSettings
@@ -34,7 +43,7 @@ def test_study_words() -> None:
 
 
 def test_prompt_priority_and_budget() -> None:
-    prompt = build_prompt(["pneumothorax"], ["metoprolol", "PNEUMOTHORAX"], BUILTIN_TERMS)
+    prompt = build_prompt(["pneumothorax"], ["metoprolol", "PNEUMOTHORAX"], all_terms())
     assert prompt is not None and prompt.startswith("Glossary: pneumothorax, metoprolol,")
     assert prompt.lower().count("pneumothorax") == 1
     long = [f"term{i:03d}" for i in range(500)]
@@ -71,3 +80,40 @@ def test_audio_conversion() -> None:
     assert float(np.median(mono)) == pytest.approx(0.25, abs=0.01)
     with pytest.raises(BackendError):
         to_mono_16k(np.zeros((2, 2, 2)), 16_000)
+
+
+def test_vocabulary_follows_the_study_region() -> None:
+    abdomen = study_vocabulary(study_words("CT", "ABDOMEN", ["Abdomen pelvis portal venous"]))
+    assert {"kidney", "spleen", "pancreas", "adrenal", "gallbladder", "appendix"} <= set(abdomen)
+    assert "lung window" in abdomen  # a CT word
+    assert "emphysema" not in abdomen and "pneumothorax" not in abdomen
+    chest = study_vocabulary(study_words("CT", "CHEST"))
+    assert "pneumothorax" in chest and "kidney" not in chest
+    assert study_regions(study_words("MR", "LSPINE", ["SAG T2"])) == ("spine",)
+    # Nothing open: common findings, without those measured to replace another finding.
+    general = study_vocabulary(())
+    assert "pneumothorax" in general and "pleural effusion" in general and "axial" in general
+    assert not {"emphysema", "pulmonary embolism", "aneurysm", "hemorrhage"} & set(general)
+
+
+def test_prompt_copy_is_recognised() -> None:
+    prompt = build_prompt(("CT", "chest"), study_vocabulary(("CT", "chest")))
+    assert prompt is not None
+    assert is_prompt_copy("Glossary, pneumothorax, pleural effusion,", prompt)
+    assert is_prompt_copy("pneumothorax, pleural effusion, pulmonary embolism.", prompt)
+    # A question that uses prompt terms is speech, not a copy.
+    assert not is_prompt_copy("Is there a pneumothorax or pleural effusion?", prompt)
+    assert not is_prompt_copy("Any pneumothorax, pleural effusion or pulmonary embolism?", prompt)
+    assert not is_prompt_copy("Is there a pleural effusion?", prompt)
+    assert not is_prompt_copy("Glossary words without a prompt.", None)
+
+
+def test_split_terms_are_rejoined_and_nothing_else_changes() -> None:
+    terms = ("pneumothorax", "gallbladder", "hydronephrosis", "left lung")
+    assert rejoin_split_terms("Is there a pneumo thorax?", terms) == "Is there a pneumothorax?"
+    assert rejoin_split_terms("stones in the gall-bladder", terms) == "stones in the gallbladder"
+    assert rejoin_split_terms("hydro nephrosis on the right", terms) == (
+        "hydronephrosis on the right"
+    )
+    text = "The left lung, right kidney and the bladder: no change."
+    assert rejoin_split_terms(text, terms) == text

@@ -23,6 +23,16 @@ class Segment:
 
 
 @dataclass(frozen=True)
+class Word:
+    """One decoded word with the recogniser's probability for it (0..1)."""
+
+    text: str
+    start: float
+    end: float
+    probability: float
+
+
+@dataclass(frozen=True)
 class Transcript:
     """What a transcriber heard.
 
@@ -38,6 +48,11 @@ class Transcript:
     timings: dict[str, float] = field(default_factory=dict)
     #: Seconds of audio the VAD kept (equal to ``duration`` without VAD).
     speech_duration: float = 0.0
+    #: The words with their probabilities, when the engine reports them (empty otherwise).
+    words: tuple[Word, ...] = ()
+    #: Medical words of ``text`` the recogniser was unsure of, in order (lower case): the
+    #: panel marks them so the clinician can check them before the question is answered.
+    uncertain: tuple[str, ...] = ()
 
     @property
     def is_empty(self) -> bool:
@@ -60,6 +75,7 @@ class Transcript:
                 for s in self.segments
             ],
             "timings_s": {k: round(v, 4) for k, v in self.timings.items()},
+            "uncertain": list(self.uncertain),
         }
 
 
