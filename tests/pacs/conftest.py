@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from orthanc_support import PACS_AE, PASSWORD, USER, VOXRAD_AE, Orthanc, orthanc_missing
+from orthanc_support import PASSWORD, Orthanc, orthanc_missing
 
 from voxrad.core.settings import PacsNode
 from voxrad.pacs.base import PacsClient
@@ -60,37 +60,6 @@ def own_orthanc(tmp_path: Path) -> Iterator[Orthanc]:
         yield server
     finally:
         server.stop()
-
-
-def web_node(server: Orthanc, **changes: object) -> PacsNode:
-    """The DICOMweb node for ``server`` (password in VOXRAD_PACS_SECRET, set by the test)."""
-    fields: dict[str, object] = {
-        "name": "orthanc-web",
-        "protocol": "dicomweb",
-        "url": server.dicomweb_url,
-        "auth": "basic",
-        "username": USER,
-        "timeout_s": 20.0,
-    }
-    return PacsNode(**{**fields, **changes})  # type: ignore[arg-type]
-
-
-def dimse_node(server: Orthanc, **changes: object) -> PacsNode:
-    fields: dict[str, object] = {
-        "name": "orthanc-dimse",
-        "protocol": "dimse",
-        "host": "127.0.0.1",
-        "port": server.dicom_port,
-        "called_ae": PACS_AE,
-        "calling_ae": VOXRAD_AE,
-        "timeout_s": 20.0,
-    }
-    return PacsNode(**{**fields, **changes})  # type: ignore[arg-type]
-
-
-Connect = Callable[[PacsNode], PacsClient]
-
-NODES = {"dicomweb": web_node, "dimse": dimse_node}
 
 
 @pytest.fixture(autouse=True)

@@ -17,9 +17,13 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from voxrad.core.settings import PacsNode
+from voxrad.pacs.base import PacsClient
 
 ORTHANC = shutil.which("Orthanc") or "/usr/sbin/Orthanc"
 DICOMWEB_PLUGIN = Path("/usr/share/orthanc/plugins/libOrthancDicomWeb.so")
@@ -248,3 +252,35 @@ class TlsProxy:
         self._stop.set()
         self.listener.close()
         self._thread.join(timeout=5)
+
+
+# --- nodes for a server (shared by the test modules; conftest is not importable by name) ---
+def web_node(server: Orthanc, **changes: object) -> PacsNode:
+    """The DICOMweb node for ``server`` (password in VOXRAD_PACS_SECRET, set by the test)."""
+    fields: dict[str, object] = {
+        "name": "orthanc-web",
+        "protocol": "dicomweb",
+        "url": server.dicomweb_url,
+        "auth": "basic",
+        "username": USER,
+        "timeout_s": 20.0,
+    }
+    return PacsNode(**{**fields, **changes})  # type: ignore[arg-type]
+
+
+def dimse_node(server: Orthanc, **changes: object) -> PacsNode:
+    fields: dict[str, object] = {
+        "name": "orthanc-dimse",
+        "protocol": "dimse",
+        "host": "127.0.0.1",
+        "port": server.dicom_port,
+        "called_ae": PACS_AE,
+        "calling_ae": VOXRAD_AE,
+        "timeout_s": 20.0,
+    }
+    return PacsNode(**{**fields, **changes})  # type: ignore[arg-type]
+
+
+Connect = Callable[[PacsNode], PacsClient]
+
+NODES = {"dicomweb": web_node, "dimse": dimse_node}

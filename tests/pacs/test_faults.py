@@ -7,9 +7,8 @@ import threading
 from pathlib import Path
 
 import pytest
-from orthanc_support import Orthanc, free_port
+from orthanc_support import NODES, Connect, Orthanc, dimse_node, free_port, web_node
 
-from conftest import NODES, Connect, dimse_node, web_node
 from voxrad.core.errors import (
     LoadCancelledError,
     PacsAssociationRejectedError,

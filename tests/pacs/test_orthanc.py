@@ -8,9 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from orthanc_support import Orthanc
+from orthanc_support import NODES, Connect, Orthanc, dimse_node, web_node
 
-from conftest import NODES, Connect, dimse_node, web_node
 from voxrad.imaging.registry import open_study
 from voxrad.pacs import cache
 from voxrad.pacs.base import StudyQuery

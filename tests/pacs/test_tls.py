@@ -6,9 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from orthanc_support import Orthanc, TlsProxy
+from orthanc_support import Connect, Orthanc, TlsProxy, dimse_node, web_node
 
-from conftest import Connect, dimse_node, web_node
 from voxrad.core.errors import PacsError
 from voxrad.pacs.base import StudyQuery
 
