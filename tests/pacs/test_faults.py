@@ -3,7 +3,10 @@ server stopped mid-retrieve, the study deleted mid-retrieve, a corrupt image."""
 
 from __future__ import annotations
 
+import gc
 import threading
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,6 +24,22 @@ from voxrad.core.errors import (
 from voxrad.imaging.registry import open_study
 from voxrad.pacs import cache
 from voxrad.pacs.base import StudyQuery
+
+# pynetdicom leaves a socket unclosed when a connection attempt fails (seen when a server is
+# stopped between VoxRad's reachability probe and pynetdicom's own connect). Its
+# ResourceWarning surfaces wherever the garbage collector happens to run, which made an
+# unrelated test fail about 1 run in 10. Here, and only here, such leftovers are collected
+# after each test with that one warning ignored; everywhere else leaks still fail the suite.
+_THIRD_PARTY_SOCKET_LEAK = "ignore:unclosed <socket.socket:ResourceWarning"
+pytestmark = pytest.mark.filterwarnings(_THIRD_PARTY_SOCKET_LEAK)
+
+
+@pytest.fixture(autouse=True)
+def _collect_leftover_sockets() -> Iterator[None]:
+    yield
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "unclosed <socket.socket", ResourceWarning)
+        gc.collect()
 
 
 def _dicom_files(folder: Path) -> list[Path]:
