@@ -226,7 +226,8 @@ class AuditLog:
     def _uid(self, uid: str) -> str:
         return salted_uid(uid, self._salt) if self.hash_uids else uid
 
-    def _body(self, seq: int, when: str, entry: AuditEntry) -> dict[str, Any]:
+    def _header(self, seq: int, when: str) -> dict[str, Any]:
+        """The fields every record starts with, answer or event."""
         return {
             "schema": SCHEMA_VERSION,
             "seq": seq,
@@ -234,6 +235,11 @@ class AuditLog:
             "user": _os_user(),
             "host": socket.gethostname(),
             "uids": "hmac-sha256" if self.hash_uids else "clear",
+        }
+
+    def _body(self, seq: int, when: str, entry: AuditEntry) -> dict[str, Any]:
+        return {
+            **self._header(seq, when),
             "study": self._uid(entry.study_uid),
             "series": self._uid(entry.series_uid),
             "sop_instances": [self._uid(u) for u in entry.sop_instance_uids],
@@ -286,12 +292,7 @@ class AuditLog:
 
         def body(seq: int, when: str) -> dict[str, Any]:
             return {
-                "schema": SCHEMA_VERSION,
-                "seq": seq,
-                "time": when,
-                "user": _os_user(),
-                "host": socket.gethostname(),
-                "uids": "hmac-sha256" if self.hash_uids else "clear",
+                **self._header(seq, when),
                 "event": event,
                 "study": self._uid(study_uid),
                 "details": dict(details or {}),

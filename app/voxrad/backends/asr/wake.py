@@ -17,6 +17,7 @@ for all candidates; the phrase is phonemised once).
 
 from __future__ import annotations
 
+import difflib
 import functools
 import logging
 import re
@@ -209,8 +210,7 @@ class Phonemizer:
 
     def __call__(self, texts: Sequence[str]) -> list[list[str]]:
         split = [[w.lower() for w in _WORD.findall(t)] for t in texts]
-        missing = [w for w in dict.fromkeys(w for words in split for w in words)]
-        missing = [w for w in missing if w not in self._cache]
+        missing = [w for w in dict.fromkeys(w for ws in split for w in ws) if w not in self._cache]
         if missing:
             self._cache.update(zip(missing, self._words(missing), strict=True))
             if len(self._cache) > 4096:  # bounded: room talk brings new words forever
@@ -320,8 +320,6 @@ class WakeDetector:
 
 
 def _letter_score(candidate: str, target: str) -> float:
-    import difflib
-
     a, b = _letters(candidate), _letters(target)
     if not a or not b:
         return 0.0
