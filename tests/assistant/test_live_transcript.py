@@ -254,7 +254,7 @@ def test_hands_free_room_talk_without_the_wake_phrase_is_not_shown(live: Any) ->
     assert partial_texts(log) == []
     addressed = FakeTranscriber("VoxRad, next slice please")
     pipeline, log, _ = live(addressed, wake_phrase="VoxRad")
-    asr = pipeline._asr
+    asr = pipeline._ctx.asr
     assert asr is not None
     assert pipeline.submit_partial(so_far(1.0, hands_free=True))  # "VoxRad," alone
     assert asr.submit(lambda _t: None, "after the pass").done.wait(5)

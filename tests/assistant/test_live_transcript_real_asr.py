@@ -34,7 +34,7 @@ def test_growing_audio_gives_partials_that_end_close_to_the_final(tmp_path: Path
     log = EventLog()
     pipeline.add_listener(log)
     pipeline.start()
-    asr = pipeline._asr
+    asr = pipeline._ctx.asr
     assert asr is not None
     try:
         pipeline.start_listening()

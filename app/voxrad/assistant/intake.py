@@ -13,15 +13,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from voxrad.assistant.commands import Action, Command, split_wake_phrase
+from voxrad.assistant.loop_context import LoopContext
+from voxrad.assistant.question_queue import QuestionQueue
 from voxrad.assistant.turn_run import QuestionRun, TurnFailedError, wait_job
-from voxrad.assistant.turns import TurnRecord, busy_seconds
+from voxrad.assistant.turns import TurnRecord, ViewerActions, busy_seconds
 from voxrad.core.errors import VoxRadError
-
-if TYPE_CHECKING:
-    from voxrad.assistant.pipeline import AssistantPipeline
 
 logger = logging.getLogger(__name__)
 
@@ -46,11 +45,41 @@ class IntakeItem:
     transcribed: Callable[[Any], None] | None = None
 
 
-class Intake:
-    """Owns the ``voxrad-intake`` thread and its queue."""
+class LoopControls(Protocol):
+    """What a voice command can do to the whole loop ("cancel", "stop talking")."""
 
-    def __init__(self, pipeline: AssistantPipeline) -> None:
-        self.p = pipeline
+    def cancel(self) -> None: ...
+
+    def stop_speaking(self) -> None: ...
+
+
+class Intake:
+    """Owns the ``voxrad-intake`` thread and its queue.
+
+    Parameters
+    ----------
+    ctx
+        The loop's engines and options; its turn book ends every turn taken here.
+    questions
+        Where questions go to be answered, one at a time.
+    viewer
+        Acts on viewer commands and says what is on screen when a question is asked.
+    controls
+        Cancels the loop or stops its speech ("cancel", "stop talking").
+    """
+
+    def __init__(
+        self,
+        ctx: LoopContext,
+        questions: QuestionQueue,
+        viewer: ViewerActions,
+        controls: LoopControls,
+    ) -> None:
+        self.ctx = ctx
+        self.book = ctx.book
+        self.questions = questions
+        self.viewer = viewer
+        self.controls = controls
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self.thread = threading.Thread(target=self._intake_loop, name="voxrad-intake", daemon=True)
 
@@ -69,19 +98,17 @@ class Intake:
             except Exception:  # a bug must not end the loop: the next turn still works
                 logger.exception("turn %d failed unexpectedly", record.turn_id)
                 record.error = "Something went wrong with this turn; see the log. Try again."
-                self.p._finish(record)
+                self.book.finish(record)
             finally:
                 if item.audio is not None:
                     # Only now: a question is already queued, so the state goes straight
                     # from transcribing to thinking.
-                    with self.p._lock:
-                        self.p._transcribing -= 1
-                    self.p._update_state()
+                    self.book.utterance_taken()
 
     def _take(self, item: IntakeItem) -> None:
         record, t_submit, hands_free = item.record, item.t_submit, item.hands_free
         intervals: list[tuple[float, float]] = []
-        wake = self.p.options.wake_phrase if hands_free else ""
+        wake = self.ctx.options.wake_phrase if hands_free else ""
         text = record.transcript
         if item.audio is not None:
             self._transcribe(record, item, intervals, wake)
@@ -92,7 +119,7 @@ class Intake:
             if wake:
                 # Room talk: not for VoxRad. It never becomes a turn, so it is not shown,
                 # saved, audited or sent (nor its transcript logged above DEBUG).
-                opts = self.p.options
+                opts = self.ctx.options
                 rest = split_wake_phrase(
                     text, wake, variants=opts.wake_variants, sensitivity=opts.wake_sensitivity
                 )
@@ -100,18 +127,18 @@ class Intake:
                     logger.debug("hands-free utterance without the wake phrase ignored")
                     return
                 text = rest
-        self.p._emit("transcript", record)
-        if item.audio is not None and item.epoch != self.p._cancel_epoch:
+        self.book.emit("transcript", record)
+        if item.audio is not None and item.epoch != self.book.epoch:
             record.cancelled = True
             record.messages.append("Cancelled.")
-            self.p._emit("message", record, "Cancelled.")
+            self.book.emit("message", record, "Cancelled.")
             self._close_intake(record, t_submit, intervals)
             return
-        parsed = self.p._grammar.parse(text)
+        parsed = self.ctx.grammar.parse(text)
         if parsed is None:
             record.kind = "empty"
             record.messages.append(NOTHING_HEARD)
-            self.p._emit("message", record, NOTHING_HEARD)
+            self.book.emit("message", record, NOTHING_HEARD)
             self._close_intake(record, t_submit, intervals)
             return
         if isinstance(parsed, Command):
@@ -122,11 +149,11 @@ class Intake:
             return
         record.kind = "question"
         try:
-            view = self.p.viewer.current_view()
+            view = self.viewer.current_view()
         except Exception:
             logger.exception("the viewer could not say what is on screen")
             view = None
-        self.p.questions.put(QuestionRun(self.p, record, parsed.text, t_submit, intervals, view))
+        self.questions.put(QuestionRun(self.ctx, record, parsed.text, t_submit, intervals, view))
 
     def _transcribe(
         self,
@@ -136,11 +163,12 @@ class Intake:
         wake_phrase: str,
     ) -> None:
         audio, rate, transcribed = item.audio, item.sample_rate, item.transcribed
-        if self.p._asr is None:
+        asr = self.ctx.asr
+        if asr is None:
             record.error = "Speech recognition is not set up. Type the question instead."
             return
-        words = self.p._study_words
-        job = self.p._asr.submit(
+        words = self.ctx.study_words
+        job = asr.submit(
             lambda t: t.transcribe(audio, sample_rate=rate, context=words, wake_phrase=wake_phrase),
             "transcribe",
         )
@@ -152,7 +180,7 @@ class Intake:
         except TurnFailedError as exc:
             record.error = exc.message
             record.messages.append(exc.message)
-            self.p._emit("message", record, exc.message)
+            self.book.emit("message", record, exc.message)
             return
         finally:
             if job.ended is not None:
@@ -163,14 +191,14 @@ class Intake:
 
     def _run_command(self, record: TurnRecord, command: Command) -> None:
         if command.action is Action.CANCEL:
-            self.p.cancel()
+            self.controls.cancel()
         elif command.action is Action.STOP_SPEAKING:
-            self.p.stop_speaking()
+            self.controls.stop_speaking()
         elif command.action is Action.REPEAT:
             self._repeat()
         else:
             try:
-                self.p.viewer.apply_command(command)
+                self.viewer.apply_command(command)
             except VoxRadError as exc:
                 record.error = exc.user_message()
             except Exception:
@@ -178,17 +206,15 @@ class Intake:
                 record.error = "The viewer could not do that; see the log."
             if record.error:
                 record.messages.append(record.error)
-                self.p._emit("message", record, record.error)
-        self.p._emit("command", record)
+                self.book.emit("message", record, record.error)
+        self.book.emit("command", record)
 
     def _repeat(self) -> None:
-        with self.p._lock:
-            answered = [t for t in self.p._turns if t.answer is not None and t.answer.answer]
-        if answered:
-            run = QuestionRun(self.p, answered[-1].snapshot(), "", time.perf_counter(), [])
-            with self.p._lock:
-                self.p.questions.last_spoken = run
-            run.speak_text(answered[-1].answer.answer)  # type: ignore[union-attr]
+        last = self.book.last_answered()
+        if last is not None and last.answer is not None:
+            run = QuestionRun(self.ctx, last, "", time.perf_counter(), [])
+            self.questions.speaking_again(run)
+            run.speak_text(last.answer.answer)
 
     def _close_intake(
         self, record: TurnRecord, t_submit: float, intervals: list[tuple[float, float]]
@@ -196,4 +222,4 @@ class Intake:
         total = time.perf_counter() - t_submit
         record.timings["total"] = total
         record.timings["overhead"] = max(total - busy_seconds(intervals), 0.0)
-        self.p._finish(record)
+        self.book.finish(record)

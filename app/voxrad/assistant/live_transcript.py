@@ -29,10 +29,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from voxrad.assistant.commands import split_wake_phrase
+from voxrad.assistant.loop_context import LoopContext
 from voxrad.audio.endpointer import PartialUtterance
 
 if TYPE_CHECKING:
-    from voxrad.assistant.pipeline import AssistantPipeline
     from voxrad.assistant.workers import Job
     from voxrad.backends.asr.base import Transcriber, Transcript
 
@@ -56,12 +56,13 @@ class LiveStats:
 class LiveTranscript:
     """Schedules partial transcriptions of one pipeline and emits their text.
 
-    Owned by :class:`~voxrad.assistant.pipeline.AssistantPipeline`; every method may be
-    called from any thread.
+    Owned by :class:`~voxrad.assistant.pipeline.AssistantPipeline`, which hands it the
+    loop's context; every method may be called from any thread.
     """
 
-    def __init__(self, pipeline: AssistantPipeline) -> None:
-        self.p = pipeline
+    def __init__(self, ctx: LoopContext) -> None:
+        self.ctx = ctx
+        self.book = ctx.book
         self._lock = threading.Lock()
         self._generation = 0
         self._in_flight: Job[Any] | None = None
@@ -73,15 +74,16 @@ class LiveTranscript:
         """Offer the utterance recorded so far; True if a partial pass was queued, False when
         skipped: the live transcript is off, there is no ASR, push-to-talk was already
         released, or the previous partial is still queued or running."""
-        p, audio, hands_free = self.p, partial.audio, partial.hands_free
-        if not p.options.live_transcript or p._asr is None:
+        ctx, audio, hands_free = self.ctx, partial.audio, partial.hands_free
+        asr, opts = ctx.asr, ctx.options
+        if not opts.live_transcript or asr is None:
             return False
         # Push-to-talk: audio recorded before the release can still arrive after it (the
         # capture thread lags the key); that utterance is ending, so no pass for it.
-        if not hands_free and p._listening_since is None:
+        if not hands_free and not self.book.listening:
             return False
-        words = p._study_words
-        wake = p.options.wake_phrase if hands_free else ""
+        words = ctx.study_words
+        wake = opts.wake_phrase if hands_free else ""
         with self._lock:
             if self._in_flight is not None:
                 self.stats.skipped += 1
@@ -102,7 +104,7 @@ class LiveTranscript:
                     partial=True,
                 )
 
-            job = p._asr.submit(run, "partial transcript")
+            job = asr.submit(run, "partial transcript")
             self._in_flight = job
         job.add_done_callback(lambda done: self._finished(done, generation, wake))
         return True
@@ -133,7 +135,7 @@ class LiveTranscript:
     def _finished(self, job: Job[Any], generation: int, wake_phrase: str) -> None:
         # The pipeline's emit lock first, as every emitter takes it: a listener that calls
         # clear() while an event is delivered then cannot deadlock with this thread.
-        with self.p._emit_lock, self._lock:
+        with self.book.emit_lock, self._lock:
             if self._in_flight is job:
                 self._in_flight = None
             result = job.result
@@ -155,7 +157,7 @@ class LiveTranscript:
                 return
             # Hands-free with a wake phrase: talk in the room that does not start with it is
             # not for VoxRad (the final transcript is ignored too), so it is not put on screen.
-            opts = self.p.options
+            opts = self.ctx.options
             if wake_phrase and not split_wake_phrase(
                 text, wake_phrase, variants=opts.wake_variants, sensitivity=opts.wake_sensitivity
             ):
@@ -163,11 +165,11 @@ class LiveTranscript:
             self.stats.emitted += 1
             self._shown = generation
             # Emitted under the lock: clear() cannot slip between the check and the event.
-            self.p._emit("partial", None, text)
+            self.book.emit("partial", None, text)
 
     def _clear_if_shown(self, *, up_to: int | None) -> None:
-        with self.p._emit_lock, self._lock:
+        with self.book.emit_lock, self._lock:
             if self._shown is None or (up_to is not None and self._shown > up_to):
                 return
             self._shown = None
-            self.p._emit("partial", None, "")
+            self.book.emit("partial", None, "")

@@ -16,25 +16,20 @@ Faults end the turn with a message a clinician can act on; the pipeline stays us
 
 from __future__ import annotations
 
-import bisect
 import logging
-import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from voxrad.assistant.commands import CommandGrammar
 from voxrad.assistant.intake import NOTHING_HEARD, STOP, Intake, IntakeItem
 from voxrad.assistant.live_transcript import LiveTranscript
+from voxrad.assistant.loop_context import LoopContext, PipelineOptions
 from voxrad.assistant.question_queue import QuestionQueue
+from voxrad.assistant.turn_book import SAVE_FAILED_TAIL, TurnBook
 from voxrad.assistant.turns import (
     Answerer,
-    BusyPolicy,
     Listener,
-    PipelineEvent,
     PipelineState,
     TurnRecord,
     ViewerActions,
@@ -48,36 +43,7 @@ from voxrad.core.errors import VoxRadError
 
 logger = logging.getLogger(__name__)
 
-#: Follows the store's own message when a finished turn cannot be saved: nothing is lost yet.
-SAVE_FAILED_TAIL = "This turn stays on screen until VoxRad closes."
-
-__all__ = ["NOTHING_HEARD", "AssistantPipeline", "PipelineOptions"]
-
-
-@dataclass(frozen=True)
-class PipelineOptions:
-    """How the loop behaves. Built from settings by the composition root."""
-
-    busy_policy: BusyPolicy = "queue"
-    #: Questions allowed to wait behind the running one ("queue" policy).
-    max_queued: int = 3
-    muted: bool = False
-    #: Hands-free utterances must start with this phrase (empty: no wake phrase).
-    wake_phrase: str = ""
-    #: Accepted variants of the phrase, and how lenient the match by sound is (0..1).
-    wake_variants: tuple[str, ...] = ()
-    wake_sensitivity: float = 0.5
-    synonyms: Mapping[str, str] | None = None
-    #: Earlier answered turns sent with a question (the prompt replays them as context).
-    history_turns: int = 6
-    #: Seconds each thread gets to end at shutdown.
-    shutdown_timeout_s: float = 5.0
-    #: Text -> text applied to each sentence before speaking; None means
-    #: :func:`voxrad.assistant.speech_text.speakable` (units and symbols in words).
-    speech_text: Callable[[str], str] | None = None
-    #: Show words heard so far while speaking ("partial" events), every interval seconds.
-    live_transcript: bool = True
-    live_transcript_interval_s: float = 1.0
+__all__ = ["NOTHING_HEARD", "SAVE_FAILED_TAIL", "AssistantPipeline", "PipelineOptions"]
 
 
 class AssistantPipeline:
@@ -106,36 +72,36 @@ class AssistantPipeline:
         on_turn_finished: Callable[[TurnRecord], None] | None = None,
     ) -> None:
         self.viewer = viewer
-        self.options = options or PipelineOptions()
-        self._grammar = CommandGrammar(self.options.synonyms)
         asr, vlm, tts = transcriber_factory, answerer_factory, speaker_factory
-        self._asr = BackendWorker("voxrad-asr", asr) if asr else None
-        self._vlm = BackendWorker("voxrad-vlm", vlm) if vlm else None
-        self._tts = BackendWorker("voxrad-tts", tts) if tts else None
-        self._on_turn_finished = on_turn_finished
-        self._listeners: list[Listener] = []
-        self._lock = threading.RLock()
-        self._emit_lock = threading.RLock()
-        self._state = PipelineState.IDLE
-        self._muted = self.options.muted
-        self._listening_since: float | None = None
-        self._transcribing = 0
-        #: Bumped by cancel(): an utterance submitted before it is dropped after transcription.
-        self._cancel_epoch = 0
-        self._next_id = 1
-        self._turns: list[TurnRecord] = []
-        self._study_words: tuple[str, ...] = ()
-        self._intake = Intake(self)
-        self.live_transcript = LiveTranscript(self)
-        self.questions = QuestionQueue(
-            self._lock,
-            busy_policy=self.options.busy_policy,
-            max_queued=self.options.max_queued,
-            finish=self._finish,
-            update_state=self._update_state,
+        self._book = TurnBook(on_turn_finished)
+        self._ctx = LoopContext(
+            self._book,
+            options or PipelineOptions(),
+            asr=BackendWorker("voxrad-asr", asr) if asr else None,
+            vlm=BackendWorker("voxrad-vlm", vlm) if vlm else None,
+            tts=BackendWorker("voxrad-tts", tts) if tts else None,
         )
+        opts = self._ctx.options
+        self.questions = QuestionQueue(
+            self._book.lock,
+            busy_policy=opts.busy_policy,
+            max_queued=opts.max_queued,
+            finish=self._book.finish,
+            update_state=self._book.update_state,
+        )
+        self._book.set_state_source(self._questions_state)
+        self._intake = Intake(self._ctx, self.questions, viewer, self)
+        self.live_transcript = LiveTranscript(self._ctx)
         self._threads = [self._intake.thread, self.questions.thread]
         self._started = False
+
+    @property
+    def options(self) -> PipelineOptions:
+        return self._ctx.options
+
+    @property
+    def _workers(self) -> tuple[BackendWorker | None, ...]:
+        return (self._ctx.asr, self._ctx.vlm, self._ctx.tts)
 
     # --- public API (any thread) -------------------------------------------------------------
 
@@ -144,7 +110,7 @@ class AssistantPipeline:
         if self._started:
             return
         self._started = True
-        for worker in (self._asr, self._vlm, self._tts):
+        for worker in self._workers:
             if worker is not None:
                 worker.start(load_now=load_models)
         for thread in self._threads:
@@ -156,7 +122,7 @@ class AssistantPipeline:
         """Load the chosen backends afresh: after a model was installed, or the engine, model
         or voice was changed in Settings (the factories read the new settings). A job already
         running ends on the old backend; ``load_now`` loads in the background at once."""
-        for worker, chosen in ((self._asr, asr), (self._vlm, vlm), (self._tts, tts)):
+        for worker, chosen in zip(self._workers, (asr, vlm, tts), strict=True):
             if worker is not None and chosen:
                 worker.reload(load_now=load_now and self._started)
 
@@ -164,9 +130,8 @@ class AssistantPipeline:
         """Use ``options`` from the next utterance or question on (Settings saved while the
         app runs). The running question is not touched, nor is the mute button's state
         (``options.muted`` is how a session starts)."""
-        with self._lock:
-            self.options = options
-            self._grammar = CommandGrammar(options.synonyms)
+        with self._book.lock:
+            self._ctx.use_options(options)
             self.questions.busy_policy = options.busy_policy
             self.questions.max_queued = options.max_queued
 
@@ -176,44 +141,36 @@ class AssistantPipeline:
         Listeners must return quickly and never wait on the pipeline (a Qt adapter re-emits
         the event as a queued signal): events are delivered one at a time, in order.
         """
-        with self._emit_lock:
-            self._listeners.append(listener)
+        self._book.add_listener(listener)
 
     def remove_listener(self, listener: Listener) -> None:
-        with self._emit_lock:
-            self._listeners.remove(listener)
+        self._book.remove_listener(listener)
 
     @property
     def state(self) -> PipelineState:
-        return self._state
+        return self._book.state
 
     @property
     def muted(self) -> bool:
-        return self._muted
+        return self._ctx.muted
 
     def set_muted(self, muted: bool) -> None:
         """Mute stops the current speech too."""
-        self._muted = muted
+        self._ctx.muted = muted
         if muted:
             self.stop_speaking()
 
     def set_study_words(self, words: Sequence[str]) -> None:
         """Words from the open study (body part, series names) that speech recognition favours."""
-        self._study_words = tuple(words)
+        self._ctx.use_study_words(words)
 
     def turns(self) -> list[TurnRecord]:
         """Snapshots of the conversation so far, oldest first."""
-        with self._lock:
-            return [t.snapshot() for t in self._turns]
+        return self._book.snapshots()
 
     def load_history(self, records: Sequence[TurnRecord]) -> None:
         """Start from a stored conversation (a study reopened)."""
-        with self._lock:
-            self._turns = [r.snapshot() for r in records]
-            # Ids never repeat within a session, so an event of the previous study's turn
-            # can never be taken for one of this study's.
-            last = max((r.turn_id for r in records), default=0)
-            self._next_id = max(self._next_id, last + 1)
+        self._book.load(records)
 
     def open_conversation(
         self,
@@ -223,27 +180,27 @@ class AssistantPipeline:
         """Switch to another study's conversation: stop what is running, show ``history``
         and save new turns with ``on_turn_finished`` (e.g. ``StudyConversation.append``)."""
         self.cancel()
-        with self._lock:
-            self._on_turn_finished = on_turn_finished
-        self.load_history(history)
+        self._book.save_with(on_turn_finished)
+        self._book.load(history)
 
     def clear_history(self) -> None:
-        with self._lock:
-            self._turns = []
+        self._book.clear()
+
+    def history(self) -> tuple[Turn, ...]:
+        """Answered questions so far, as the answerer replays them."""
+        return self._ctx.history()
 
     def start_listening(self) -> None:
         """Push-to-talk pressed (or hands-free speech began). Stops any speech: barge-in."""
         self.stop_speaking()
-        with self._lock:
-            self._listening_since = time.perf_counter()
-        self._update_state()
+        self._book.start_listening()
+        self._book.update_state()
 
     def stop_listening(self) -> None:
         """Listening ended without an utterance (released at once, or cancelled)."""
-        with self._lock:
-            self._listening_since = None
+        self._book.stop_listening()
         self.live_transcript.stop()
-        self._update_state()
+        self._book.update_state()
 
     def submit_partial(self, partial: PartialUtterance) -> bool:
         """Speech so far: shown as a "partial" event, never a turn (:class:`LiveTranscript`)."""
@@ -259,60 +216,54 @@ class AssistantPipeline:
     ) -> int:
         """An utterance is complete (push-to-talk released). Returns the turn id."""
         now = time.perf_counter()
-        with self._lock:
-            since, self._listening_since = self._listening_since, None
+        since = self._book.stop_listening()
         if capture_s is None:
             capture_s = now - since if since is not None else audio.size / sample_rate
         self.start()  # no-op once started
-        record = self._new_record("voice")
+        record = self._book.new_record("voice")
         record.timings["capture"] = float(capture_s)
-        with self._lock:
-            self._transcribing += 1
-            epoch = self._cancel_epoch
+        epoch = self._book.utterance_submitted()
         transcribed = self.live_transcript.end_utterance()
         item = IntakeItem(record, now, audio, sample_rate, hands_free, epoch, transcribed)
         self._intake.put(item)
-        self._update_state()
+        self._book.update_state()
         return record.turn_id
 
     def submit_text(self, text: str) -> int:
         """A typed (or edited and re-asked) command or question. Returns the turn id."""
         self.start()
-        record = self._new_record("typed")
+        record = self._book.new_record("typed")
         record.transcript = text.strip()
-        self._intake.put(IntakeItem(record, time.perf_counter(), epoch=self._cancel_epoch))
+        self._intake.put(IntakeItem(record, time.perf_counter(), epoch=self._book.epoch))
         return record.turn_id
 
     def microphone_failed(self, error: VoxRadError) -> None:
         """The microphone failed or was unplugged, possibly mid-question."""
-        with self._lock:
-            was_listening = self._listening_since is not None
-            self._listening_since = None
+        was_listening = self._book.stop_listening() is not None
         self.live_transcript.clear()
-        record = self._new_record("voice")
+        record = self._book.new_record("voice")
         record.kind = "empty"
         record.error = error.user_message()
         record.messages.append(record.error)
         logger.warning("microphone failed (listening=%s): %s", was_listening, error.message)
-        self._emit("message", record, record.error)
-        self._finish(record)
-        self._update_state()
+        self._book.emit("message", record, record.error)
+        self._book.finish(record)
+        self._book.update_state()
 
     def cancel(self) -> None:
         """Cancel the running question, the ones waiting, utterances being transcribed and
         any speech."""
-        with self._lock:
-            self._cancel_epoch += 1
+        self._book.bump_epoch()
         self.live_transcript.clear()
         self.questions.cancel_all()
         self.stop_speaking()
-        self._update_state()
+        self._book.update_state()
 
     def stop_speaking(self) -> None:
         """Barge-in / "stop talking": the reply stops within the speech engine's cancel bound."""
         for run in self.questions.speaking_runs():
             run.stop_speech()
-        self._update_state()
+        self._book.update_state()
 
     def shutdown(self, timeout: float | None = None) -> bool:
         """Cancel everything, end every thread and close the backends. False if any thread
@@ -328,58 +279,15 @@ class AssistantPipeline:
                 if thread.is_alive():
                     logger.warning("%s did not stop within %.1f s", thread.name, limit)
                     ok = False
-        for worker in (self._asr, self._vlm, self._tts):
+        for worker in self._workers:
             if worker is not None:
                 ok = worker.stop(limit) and ok
         return ok
 
     # --- internals ---------------------------------------------------------------------------
 
-    def _new_record(self, source: str) -> TurnRecord:
-        with self._lock:
-            record = TurnRecord(self._next_id, source, created=time.time())  # type: ignore[arg-type]
-            self._next_id += 1
-        return record
-
-    def history(self) -> tuple[Turn, ...]:
-        """Answered questions so far, as the answerer replays them."""
-        with self._lock:
-            answered = [
-                Turn(t.question, t.answer)
-                for t in self._turns
-                if t.question is not None and t.answer is not None
-            ]
-        keep = self.options.history_turns
-        return tuple(answered[-keep:]) if keep > 0 else ()
-
-    def _finish(self, record: TurnRecord) -> None:
-        with self._lock:
-            # Kept in asking order: a command finishes before a question asked earlier.
-            bisect.insort(self._turns, record, key=lambda t: t.turn_id)
-        logger.info(
-            "turn %d %s finished: %s",
-            record.turn_id,
-            record.kind,
-            ", ".join(f"{k}={v * 1000:.0f}ms" for k, v in record.timings.items()),
-        )
-        if self._on_turn_finished is not None:
-            try:
-                self._on_turn_finished(record.snapshot())
-            except Exception as exc:
-                logger.exception("saving turn %d failed", record.turn_id)
-                note = "This turn could not be saved; it stays on screen until VoxRad closes."
-                if isinstance(exc, VoxRadError):
-                    # Say why (the disk is full, the folder is read-only) and what to do.
-                    note = f"{exc.message} {SAVE_FAILED_TAIL} {exc.hint}".strip()
-                record.messages.append(note)
-                self._emit("message", record, note)
-        self._emit("finished", record)
-
-    def _compute_state(self) -> PipelineState:
-        if self._listening_since is not None:
-            return PipelineState.LISTENING
-        if self._transcribing > 0:
-            return PipelineState.TRANSCRIBING
+    def _questions_state(self) -> PipelineState:
+        """Thinking, speaking or idle, from the questions (called under the book's lock)."""
         q = self.questions
         run = q.current
         if run is not None and not run.answered:
@@ -388,22 +296,3 @@ class AssistantPipeline:
             if r is not None and r.speech_pending:
                 return PipelineState.SPEAKING
         return PipelineState.THINKING if q.pending else PipelineState.IDLE
-
-    def _update_state(self) -> None:
-        with self._emit_lock:
-            with self._lock:
-                state = self._compute_state()
-                if state == self._state:
-                    return
-                self._state = state
-            self._emit("state", None)
-
-    def _emit(self, kind: Any, record: TurnRecord | None, text: str = "") -> None:
-        event = PipelineEvent(kind, self._state, record.snapshot() if record else None, text)
-        with self._emit_lock:
-            listeners = list(self._listeners)
-            for listener in listeners:
-                try:
-                    listener(event)
-                except Exception:
-                    logger.exception("pipeline listener failed on %s", kind)

@@ -1,9 +1,9 @@
 """One question at a time: the ``voxrad-questions`` thread and the questions waiting for it.
 
-Split from :mod:`voxrad.assistant.pipeline`, which owns the other threads and the turn list.
+The pipeline owns the other threads; the turn book owns the turn list and the lock.
 A question asked while another runs waits ("queue" policy, at most ``max_queued``) or
-replaces it ("cancel" policy); questions are never interleaved. The queue shares the
-pipeline's lock, so the pipeline's state (thinking, speaking) reads a consistent picture.
+replaces it ("cancel" policy); questions are never interleaved. The queue shares the turn
+book's lock, so the loop's state (thinking, speaking) reads a consistent picture.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ class QuestionQueue:
     Parameters
     ----------
     lock
-        The pipeline's lock (re-entrant); every field here is read and written under it.
+        The turn book's lock (re-entrant); every field here is read and written under it.
     finish
         Called with each run's record when it ends, ran or dropped (not under the lock).
     update_state
@@ -100,6 +100,11 @@ class QuestionQueue:
         """The runs that may be speaking now (the running one and the last one spoken)."""
         with self._cond:
             return [r for r in (self.current, self.last_spoken) if r is not None]
+
+    def speaking_again(self, run: QuestionRun) -> None:
+        """``run`` speaks an earlier reply again ("repeat"): "stop talking" stops it."""
+        with self._cond:
+            self.last_spoken = run
 
     def drop(self, run: QuestionRun, why: str) -> None:
         run.record.cancelled = True

@@ -1,7 +1,8 @@
 """One question's run through the model and speech: the part of a turn after transcription.
 
-Split from :mod:`voxrad.assistant.pipeline`, which schedules runs (one at a time) and owns the
-threads; a :class:`QuestionRun` does the work of one and keeps its timings. Sentences are
+The question queue schedules runs (one at a time); a :class:`QuestionRun` does the work of
+one and keeps its timings. It is handed the loop's context (engines, options) and reports
+through the turn book, never through the pipeline. Sentences are
 handed to the speech thread as soon as the model completes them, so the first sentence is
 heard while the rest is still being generated.
 """
@@ -12,8 +13,9 @@ import logging
 import re
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from voxrad.assistant.loop_context import LoopContext
 from voxrad.assistant.safety import confidence_display
 from voxrad.assistant.sentences import SentenceSplitter, split_sentences
 from voxrad.assistant.speech_text import speakable
@@ -22,9 +24,6 @@ from voxrad.assistant.workers import Job
 from voxrad.backends.tts.base import Speaker
 from voxrad.core.conversation import CUT_OFF_SPOKEN, Answer, Question
 from voxrad.core.errors import VoxRadError
-
-if TYPE_CHECKING:
-    from voxrad.assistant.pipeline import AssistantPipeline
 
 logger = logging.getLogger(__name__)
 
@@ -75,14 +74,15 @@ class QuestionRun:
 
     def __init__(
         self,
-        pipeline: AssistantPipeline,
+        ctx: LoopContext,
         record: TurnRecord,
         text: str,
         t_submit: float,
         intervals: list[tuple[float, float]],
         view: ViewContext | None = None,
     ) -> None:
-        self.p = pipeline
+        self.ctx = ctx
+        self.book = ctx.book
         self.record = record
         self.text = text
         self.view = view
@@ -145,7 +145,7 @@ class QuestionRun:
     def note(self, message: str) -> None:
         with self._lock:
             self.record.messages.append(message)
-        self.p._emit("message", self.record, message)
+        self.book.emit("message", self.record, message)
 
     # --- the run (question thread) ----------------------------------------------------------
 
@@ -161,7 +161,7 @@ class QuestionRun:
 
     def _answer_and_speak(self) -> None:
         rec = self.record
-        vlm = self.p._vlm
+        vlm = self.ctx.vlm
         if self.cancelled.is_set():
             rec.cancelled = True
             return
@@ -182,10 +182,10 @@ class QuestionRun:
             window=view.window,
         )
         rec.question = question
-        self.p._update_state()
+        self.book.update_state()
         if vlm.load_error is None and not vlm.loaded.is_set():
             self.note(LOADING)
-        history = self.p.history()
+        history = self.ctx.history()
         self._t_sent = time.perf_counter()
         job = vlm.submit(
             lambda a: (
@@ -225,7 +225,7 @@ class QuestionRun:
         rec.model = answer.model
         if "prepare" in answer.timings:
             rec.timings["image_preparation"] = answer.timings["prepare"]
-        self.p._emit("answer", rec)
+        self.book.emit("answer", rec)
         # A hold on the speech count while the last sentences are queued, so no thread sees
         # "answered, nothing to say" in between: the state goes thinking -> speaking directly.
         with self._lock:
@@ -250,7 +250,7 @@ class QuestionRun:
                 self._speak(shown.spoken)
         finally:
             self._release_hold()
-        self.p._update_state()
+        self.book.update_state()
         self._wait_speech()
 
     def speak_text(self, text: str) -> None:
@@ -296,7 +296,7 @@ class QuestionRun:
         t0 = time.perf_counter()
         if self._first_token is None:
             self._first_token = t0 - self._t_sent
-        self.p._emit("token", self.record, piece)
+        self.book.emit("token", self.record, piece)
         self._callback_s += time.perf_counter() - t0
 
     def _on_answer_text(self, piece: str) -> None:
@@ -311,10 +311,10 @@ class QuestionRun:
     # --- speech -----------------------------------------------------------------------------
 
     def _speak(self, sentence: str) -> None:
-        tts = self.p._tts
-        if tts is None or self.p.muted or self.speech_stop.is_set() or self._speech_failed:
+        tts = self.ctx.tts
+        if tts is None or self.ctx.muted or self.speech_stop.is_set() or self._speech_failed:
             return
-        convert = self.p.options.speech_text or speakable
+        convert = self.ctx.options.speech_text or speakable
         spoken = convert(sentence)
         if not spoken.strip():
             return
@@ -334,16 +334,16 @@ class QuestionRun:
         with self._lock:
             batch, self._unsaid = self._unsaid, []
             self._say_queued = False
-        if not batch or self.speech_stop.is_set() or self.p.muted:
+        if not batch or self.speech_stop.is_set() or self.ctx.muted:
             return
         self._speech_started = True
-        self.p._update_state()
+        self.book.update_state()
 
         def started(index: int, _text: str) -> None:
             if self._first_audio is None:
                 self._first_audio = time.perf_counter() - self.t_submit
                 self.record.spoken = True
-            self.p._emit("sentence", self.record, batch[index][0])
+            self.book.emit("sentence", self.record, batch[index][0])
 
         t0 = time.perf_counter()
         try:
@@ -377,7 +377,7 @@ class QuestionRun:
         if waiter is not None:
             waiter.set()
         if idle:
-            self.p._update_state()
+            self.book.update_state()
 
     # --- timings ----------------------------------------------------------------------------
 
