@@ -40,7 +40,7 @@ def bench_resize(repeat: int) -> None:
     from PIL import Image
 
     from voxrad.assistant.families import smart_resize
-    from voxrad.assistant.imageops import resize
+    from voxrad.assistant.request.imageops import resize
 
     paths = sorted((DATA / "vqa-rad-sample" / "images").glob("*.jpg"))
     paths += sorted((DATA / "cxr").glob("*.png"))
@@ -75,7 +75,7 @@ def bench_resize(repeat: int) -> None:
 
 
 def bench_prepare(repeat: int) -> None:
-    from voxrad.assistant.imageprep import prepare_question
+    from voxrad.assistant.request.imageprep import prepare_question
     from voxrad.core.conversation import Box, Question
     from voxrad.imaging.raster import read_raster
     from voxrad.imaging.registry import open_study
@@ -102,7 +102,7 @@ def bench_prepare(repeat: int) -> None:
 
 
 def bench_parse(repeat: int) -> None:
-    from voxrad.assistant.answers import parse_answer
+    from voxrad.assistant.reply.answers import parse_answer
 
     print("3. parse_answer, best of", repeat)
     replies = {

@@ -281,7 +281,7 @@ def score(
     clips: list[Clip], texts: list[str], prompts: list[str], medical: list[list[str]]
 ) -> dict[str, float]:
     from speech_support import word_error_rate
-    from voxrad.assistant.textnorm import normalize
+    from voxrad.assistant.commands.textnorm import normalize
 
     found = total = subs = caused = sides = regurg = invented = 0
     wers: list[float] = []
@@ -346,7 +346,7 @@ def main() -> int:
             print(f"{tool} is required (./dev.sh setup installs it)", file=sys.stderr)
             return 2
 
-    from voxrad.assistant.textnorm import normalize
+    from voxrad.assistant.commands.textnorm import normalize
     from voxrad.backends.asr.faster_whisper import FasterWhisperTranscriber, WhisperOptions
     from voxrad.backends.asr.lexicon import all_terms, build_prompt, study_words
 

@@ -41,8 +41,8 @@ sys.path.insert(0, str(REPO / "tests"))
 from pipeline_fakes import FakeAnswerer, FakeSpeaker, FakeViewer  # noqa: E402
 
 from speech_support import espeak_wav, read_wav, word_error_rate  # noqa: E402
-from voxrad.assistant.pipeline import AssistantPipeline, PipelineOptions  # noqa: E402
-from voxrad.assistant.turns import PipelineEvent  # noqa: E402
+from voxrad.assistant.loop.pipeline import AssistantPipeline, PipelineOptions  # noqa: E402
+from voxrad.assistant.loop.turns import PipelineEvent  # noqa: E402
 from voxrad.audio.endpointer import CHUNK, SAMPLE_RATE, Endpointer  # noqa: E402
 
 QUESTIONS = (

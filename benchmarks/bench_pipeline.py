@@ -37,9 +37,9 @@ from pipeline_fakes import (  # noqa: E402
     FakeViewer,
 )
 
-from voxrad.assistant.commands import Command, CommandGrammar  # noqa: E402
-from voxrad.assistant.pipeline import AssistantPipeline  # noqa: E402
-from voxrad.assistant.sentences import SentenceSplitter  # noqa: E402
+from voxrad.assistant.commands.grammar import Command, CommandGrammar  # noqa: E402
+from voxrad.assistant.loop.pipeline import AssistantPipeline  # noqa: E402
+from voxrad.assistant.speech.sentences import SentenceSplitter  # noqa: E402
 from voxrad.core.conversation import Question  # noqa: E402
 from voxrad.core.volume import Volume  # noqa: E402
 

@@ -130,7 +130,7 @@ def _spelling_match(text: str, phrase: str, threshold: float = 0.75) -> bool:
     letters, ignoring spaces and punctuation; kept here as the baseline."""
     import difflib
 
-    from voxrad.assistant.textnorm import normalize
+    from voxrad.assistant.commands.textnorm import normalize
 
     wanted = normalize(phrase).replace(" ", "")
     words = text.strip().split()

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from scipy.io import wavfile
 
-from voxrad.assistant.textnorm import normalize
+from voxrad.assistant.commands.textnorm import normalize
 
 SAMPLE_RATE = 16_000
 POCKETSPHINX_DATA = Path("/usr/share/pocketsphinx/test/data")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from voxrad.assistant.privacy import log_redactor
+from voxrad.assistant.privacy.gate import log_redactor
 from voxrad.core.settings import load_settings
 from voxrad.core.study import PatientIdentity
 from voxrad.main import configure_logging

@@ -13,7 +13,7 @@ from pathlib import Path
 from types import TracebackType
 
 from voxrad import __version__
-from voxrad.assistant.privacy import log_redactor
+from voxrad.assistant.privacy.gate import log_redactor
 from voxrad.core import paths
 from voxrad.core.settings import Settings
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from voxrad.assistant.commands import Command
-from voxrad.assistant.turns import PipelineEvent, PipelineState, ViewContext
+from voxrad.assistant.commands.grammar import Command
+from voxrad.assistant.loop.turns import PipelineEvent, PipelineState, ViewContext
 from voxrad.backends.asr.base import Transcript
 from voxrad.backends.vlm.base import GenerationCancelledError
 from voxrad.core.conversation import Answer, Question, Turn

@@ -20,15 +20,15 @@ import pytest
 from pipeline_fakes import EventLog, FakeSpeaker, FakeTranscriber, FakeViewer
 
 from site_server_support import NORMAL_TEXT, FaultServer, cut_mid_answer, fault_server, url_of
-from voxrad.assistant.model_answerer import ModelAnswerer
-from voxrad.assistant.pipeline import AssistantPipeline
-from voxrad.assistant.store import (
+from voxrad.assistant.history.store import (
     ConversationStore,
     ConversationStoreError,
     record_from_dict,
     record_to_dict,
 )
-from voxrad.assistant.turns import TurnRecord
+from voxrad.assistant.loop.pipeline import AssistantPipeline
+from voxrad.assistant.loop.turns import TurnRecord
+from voxrad.assistant.model_answerer import ModelAnswerer
 from voxrad.backends.vlm.engines import ModelSpec
 from voxrad.backends.vlm.openai_compat import OpenAICompatVLM
 from voxrad.core.conversation import CUT_OFF_SPOKEN, Answer

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from voxrad.assistant.answer_stream import AnswerTextFilter
+from voxrad.assistant.reply.stream import AnswerTextFilter
 
 
 def stream(family: str, text: str, size: int) -> str:

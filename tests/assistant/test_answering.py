@@ -157,7 +157,7 @@ def test_every_request_goes_through_the_privacy_gate(volume: Volume) -> None:
 
 
 def test_remote_engine_refused_unless_allowed(volume: Volume) -> None:
-    from voxrad.assistant.privacy import PrivacyPolicy, RemoteBackendDisabledError
+    from voxrad.assistant.privacy.gate import PrivacyPolicy, RemoteBackendDisabledError
 
     model = FakeVLM([MEDGEMMA_REPLY])
     with pytest.raises(RemoteBackendDisabledError):
@@ -201,7 +201,7 @@ def test_answers_get_the_laterality_check() -> None:
 
 
 def test_flagged_images_are_masked_before_they_leave() -> None:
-    from voxrad.assistant.privacy import BurnedInRisk, PrivacyPolicy
+    from voxrad.assistant.privacy.gate import BurnedInRisk, PrivacyPolicy
 
     # A square textured image: no letterbox bars, so black bands can only be the mask.
     texture = np.random.default_rng(1).integers(0, 255, size=(1, 100, 100)).astype(np.uint8)
@@ -228,7 +228,7 @@ def test_flagged_images_are_masked_before_they_leave() -> None:
 
 
 def test_audit_record_names_the_images_the_model_saw(volume: Volume, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from voxrad.assistant.auditing import record_answer
+    from voxrad.assistant.history.auditing import record_answer
     from voxrad.core.settings import load_settings
     from voxrad.core.study import SeriesInfo
     from voxrad.records.audit import AuditLog

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from voxrad.assistant.answers import PARSER_FAILED, parse_answer
 from voxrad.assistant.families import family_format, smart_resize
+from voxrad.assistant.reply.answers import PARSER_FAILED, parse_answer
 from voxrad.core.conversation import Answer
 
 

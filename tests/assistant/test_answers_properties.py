@@ -9,8 +9,8 @@ import math
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from voxrad.assistant.answers import PARSER_FAILED, parse_answer
 from voxrad.assistant.families import KNOWN_FAMILIES
+from voxrad.assistant.reply.answers import PARSER_FAILED, parse_answer
 from voxrad.core.conversation import Answer, Box
 
 FAMILIES = st.sampled_from([*KNOWN_FAMILIES, "unknown-family", "Qwen2.5-VL", "Gemma3"])

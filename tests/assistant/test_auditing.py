@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 from privacy_support import ACCESSION, BIRTH_DATE, INSTITUTION, NAME, PATIENT_ID, leaked
 
-from voxrad.assistant.auditing import output_settings, record_answer
-from voxrad.assistant.privacy import PrivacyPolicy, burned_in_risk, outgoing_request
+from voxrad.assistant.history.auditing import output_settings, record_answer
+from voxrad.assistant.privacy.gate import PrivacyPolicy, burned_in_risk, outgoing_request
 from voxrad.backends.vlm.base import ChatMessage, GenerationRequest, ImageInput
 from voxrad.core.conversation import Answer, Box, Finding, Question
 from voxrad.core.settings import Settings

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from voxrad.assistant.commands import (
+from voxrad.assistant.commands.grammar import (
     Action,
     Command,
     CommandGrammar,
@@ -14,7 +14,7 @@ from voxrad.assistant.commands import (
     parse_utterance,
     split_wake_phrase,
 )
-from voxrad.assistant.textnorm import normalize
+from voxrad.assistant.commands.textnorm import normalize
 
 A = Action
 

@@ -6,8 +6,7 @@ import math
 
 import pytest
 
-from voxrad.assistant.answers import parse_answer
-from voxrad.assistant.confidence import (
+from voxrad.assistant.checks.confidence import (
     answer_token_logprobs,
     assess,
     cluster_boxes,
@@ -17,6 +16,7 @@ from voxrad.assistant.confidence import (
     normalize_answer,
     self_consistency,
 )
+from voxrad.assistant.reply.answers import parse_answer
 from voxrad.core.conversation import Answer, Box, Finding
 
 

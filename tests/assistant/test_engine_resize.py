@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 
 from voxrad.assistant.answering import image_resize_rules
-from voxrad.assistant.answers import parse_answer
 from voxrad.assistant.families import (
     InputFrame,
     input_frame,
@@ -20,8 +19,9 @@ from voxrad.assistant.families import (
     require_family,
     smart_resize,
 )
-from voxrad.assistant.imageops import Transform
-from voxrad.assistant.imageprep import fit_to_model
+from voxrad.assistant.reply.answers import parse_answer
+from voxrad.assistant.request.imageops import Transform
+from voxrad.assistant.request.imageprep import fit_to_model
 
 QWEN = require_family("qwen2.5-vl")
 LLAMA = {"factor": 28, "min_pixels": 8 * 784, "max_pixels": 4096 * 784}

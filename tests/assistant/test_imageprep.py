@@ -6,10 +6,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from voxrad.assistant.answers import parse_answer
 from voxrad.assistant.families import UnknownModelFamilyError
-from voxrad.assistant.imageops import Transform, crop_step, letterbox, pad_step, resize, resize_step
-from voxrad.assistant.imageprep import (
+from voxrad.assistant.reply.answers import parse_answer
+from voxrad.assistant.request.imageops import (
+    Transform,
+    crop_step,
+    letterbox,
+    pad_step,
+    resize,
+    resize_step,
+)
+from voxrad.assistant.request.imageprep import (
     ImagePreparationError,
     locate_findings,
     prepare_question,

@@ -7,7 +7,7 @@ import numpy as np
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from voxrad.assistant.imageprep import prepare_question, select_slices
+from voxrad.assistant.request.imageprep import prepare_question, select_slices
 from voxrad.core.conversation import Box, Question
 from voxrad.core.volume import Volume
 

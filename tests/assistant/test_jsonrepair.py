@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from voxrad.assistant import answers
-from voxrad.assistant.answers import PARSER_FAILED, parse_answer
-from voxrad.assistant.jsonrepair import find_json_values, loads_lenient
+from voxrad.assistant.reply import answers
+from voxrad.assistant.reply.answers import PARSER_FAILED, parse_answer
+from voxrad.assistant.reply.jsonrepair import find_json_values, loads_lenient
 
 
 @pytest.mark.parametrize(
@@ -85,7 +85,7 @@ def test_internal_failure_returns_raw_reply_and_logs_no_text(
         raise RuntimeError("patient text: Mr Example")
 
     monkeypatch.setattr(answers, "_parse", broken)
-    with caplog.at_level(logging.DEBUG, logger="voxrad.assistant.answers"):
+    with caplog.at_level(logging.DEBUG, logger="voxrad.assistant.reply.answers"):
         answer = parse_answer(" Mr Example has a nodule. ", family="medgemma", image_size=(9, 9))
     assert answer.answer == "Mr Example has a nodule."
     assert answer.warnings == (PARSER_FAILED,)

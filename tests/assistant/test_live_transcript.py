@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from pipeline_fakes import EventLog, FakeAnswerer, FakeTranscriber, FakeViewer
 
-from voxrad.assistant.pipeline import AssistantPipeline, PipelineOptions
-from voxrad.assistant.turns import TurnRecord
+from voxrad.assistant.loop.pipeline import AssistantPipeline, PipelineOptions
+from voxrad.assistant.loop.turns import TurnRecord
 from voxrad.audio.endpointer import PartialUtterance
 
 HEARD = "Is there an effusion on the left?"

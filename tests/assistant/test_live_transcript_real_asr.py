@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pipeline_fakes import EventLog, FakeAnswerer, FakeSpeaker, FakeViewer
 
-from voxrad.assistant.pipeline import AssistantPipeline
+from voxrad.assistant.loop.pipeline import AssistantPipeline
 from voxrad.audio.endpointer import PartialUtterance
 
 pytestmark = pytest.mark.models

@@ -23,8 +23,8 @@ from privacy_support import (
     leaked,
 )
 
+from voxrad.assistant.loop.pipeline import AssistantPipeline
 from voxrad.assistant.model_answerer import ModelAnswerer
-from voxrad.assistant.pipeline import AssistantPipeline
 from voxrad.backends.tts.base import Speaker
 from voxrad.backends.vlm.base import GenerationRequest, GenerationResult, TokenCallback
 from voxrad.backends.vlm.registry import ModelSpec

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 from pipeline_fakes import EventLog, FakeAnswerer, FakeSpeaker, FakeTranscriber, FakeViewer
 
-from voxrad.assistant.commands import Action
-from voxrad.assistant.pipeline import NOTHING_HEARD, AssistantPipeline, PipelineOptions
-from voxrad.assistant.turn_run import LOADING, NO_STUDY, OUT_OF_MEMORY
-from voxrad.assistant.turns import STAGES, PipelineState, TurnRecord
+from voxrad.assistant.commands.grammar import Action
+from voxrad.assistant.loop.pipeline import NOTHING_HEARD, AssistantPipeline, PipelineOptions
+from voxrad.assistant.loop.question_run import LOADING, NO_STUDY, OUT_OF_MEMORY
+from voxrad.assistant.loop.turns import STAGES, PipelineState, TurnRecord
 from voxrad.backends.tts.base import Speaker
 from voxrad.core.errors import BackendError, MicrophoneError, ModelNotInstalledError
 from voxrad.core.study import PatientIdentity, SeriesInfo

@@ -10,9 +10,9 @@ from types import ModuleType
 import pytest
 from pipeline_fakes import EventLog, FakeAnswerer, FakeSpeaker, FakeViewer
 
-from voxrad.assistant.commands import Action
-from voxrad.assistant.pipeline import AssistantPipeline
-from voxrad.assistant.turns import PipelineState
+from voxrad.assistant.commands.grammar import Action
+from voxrad.assistant.loop.pipeline import AssistantPipeline
+from voxrad.assistant.loop.turns import PipelineState
 
 pytestmark = pytest.mark.models
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from pipeline_fakes import EventLog, FakeAnswerer, FakeSpeaker, FakeTranscriber, FakeViewer
 
-from voxrad.assistant.commands import Action
-from voxrad.assistant.pipeline import AssistantPipeline, PipelineOptions
+from voxrad.assistant.commands.grammar import Action
+from voxrad.assistant.loop.pipeline import AssistantPipeline, PipelineOptions
 
 AUDIO = np.zeros(16_000, dtype=np.float32)
 

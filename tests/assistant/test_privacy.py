@@ -30,8 +30,7 @@ from privacy_support import (
 )
 
 from voxrad.assistant.answering import AskOptions, to_request
-from voxrad.assistant.imageprep import prepare_question
-from voxrad.assistant.privacy import (
+from voxrad.assistant.privacy.gate import (
     BurnedInTextError,
     PrivacyError,
     PrivacyPolicy,
@@ -43,7 +42,8 @@ from voxrad.assistant.privacy import (
     scrub_text,
     text_band_mask,
 )
-from voxrad.assistant.prompts import build_prompt
+from voxrad.assistant.request.imageprep import prepare_question
+from voxrad.assistant.request.prompts import build_prompt
 from voxrad.backends.vlm.base import ChatMessage, GenerationRequest, ImageInput
 from voxrad.backends.vlm.openai_compat import OpenAICompatVLM
 from voxrad.core.conversation import Answer, Question, Turn
@@ -269,7 +269,7 @@ def test_unmasked_flagged_image_needs_confirmation_for_remote() -> None:
 
 
 def test_log_redactor_scrubs_records_above_debug() -> None:
-    from voxrad.assistant.privacy import LogRedactor
+    from voxrad.assistant.privacy.gate import LogRedactor
 
     records: list[logging.LogRecord] = []
 

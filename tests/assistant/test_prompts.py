@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from voxrad.assistant.answers import parse_answer
 from voxrad.assistant.families import UnknownModelFamilyError
-from voxrad.assistant.imageprep import prepare_question
-from voxrad.assistant.prompts import SYSTEM_TEXT, ImagePart, build_prompt
+from voxrad.assistant.reply.answers import parse_answer
+from voxrad.assistant.request.imageprep import prepare_question
+from voxrad.assistant.request.prompts import SYSTEM_TEXT, ImagePart, build_prompt
 from voxrad.core.conversation import Answer, Box, Question, Turn
 from voxrad.core.volume import Volume
 

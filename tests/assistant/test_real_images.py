@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from voxrad.assistant.answers import parse_answer
-from voxrad.assistant.confidence import normalize_answer
-from voxrad.assistant.imageprep import locate_findings, prepare_question
-from voxrad.assistant.prompts import build_prompt
+from voxrad.assistant.checks.confidence import normalize_answer
+from voxrad.assistant.reply.answers import parse_answer
+from voxrad.assistant.request.imageprep import locate_findings, prepare_question
+from voxrad.assistant.request.prompts import build_prompt
 from voxrad.core.conversation import Box, Question
 from voxrad.core.volume import Volume
 from voxrad.imaging.raster import read_raster
@@ -159,7 +159,7 @@ def test_bright_square_on_real_images(shared_data: Path, name: str, family: str)
 def test_real_ct_three_windows_on_each_sampled_slice(shared_data: Path) -> None:
     """MedGemma's CT encoding on the real 134-slice CT: each image is its own slice, windowed
     R = -1024..1024, G = -135..215, B = 0..80 HU, and a box on image 5 lands on slice 72 in mm."""
-    from voxrad.assistant.imageops import resize
+    from voxrad.assistant.request.imageops import resize
     from voxrad.imaging.registry import open_study
 
     ct = open_study(shared_data / "ct-abdomen-134").find().load_volume()

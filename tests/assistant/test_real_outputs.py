@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from voxrad.assistant.answers import parse_answer
+from voxrad.assistant.reply.answers import parse_answer
 
 CORPUS = json.loads((Path(__file__).parent / "data" / "real_outputs.json").read_text("utf-8"))
 OUTPUTS = CORPUS["outputs"]

@@ -9,7 +9,7 @@ import pytest
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 
-from voxrad.assistant.safety import (
+from voxrad.assistant.checks.safety import (
     CONFIDENCE_COLORS,
     box_side,
     check_answer,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from voxrad.assistant.sentences import SentenceSplitter, split_sentences
+from voxrad.assistant.speech.sentences import SentenceSplitter, split_sentences
 
 
 @pytest.mark.parametrize(

@@ -51,8 +51,8 @@ import psutil
 import pytest
 from pipeline_fakes import EventLog, FakeSpeaker, FakeViewer
 
+from voxrad.assistant.loop.pipeline import AssistantPipeline, PipelineOptions
 from voxrad.assistant.model_answerer import ModelAnswerer
-from voxrad.assistant.pipeline import AssistantPipeline, PipelineOptions
 from voxrad.core.settings import VlmSettings
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))

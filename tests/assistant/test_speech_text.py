@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from voxrad.assistant.speech_text import sentences, speakable
+from voxrad.assistant.speech.speakable import sentences, speakable
 
 
 @pytest.mark.parametrize(

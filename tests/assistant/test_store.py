@@ -10,15 +10,15 @@ from pathlib import Path
 import pytest
 from pipeline_fakes import EventLog, FakeAnswerer, FakeSpeaker, FakeTranscriber, FakeViewer
 
-from voxrad.assistant.commands import Action, Command
-from voxrad.assistant.pipeline import AssistantPipeline
-from voxrad.assistant.store import (
+from voxrad.assistant.commands.grammar import Action, Command
+from voxrad.assistant.history.store import (
     KEY_ENV,
     ConversationStore,
     ConversationStoreError,
     generate_key,
 )
-from voxrad.assistant.turns import TurnRecord
+from voxrad.assistant.loop.pipeline import AssistantPipeline
+from voxrad.assistant.loop.turns import TurnRecord
 from voxrad.core import paths
 from voxrad.core.conversation import Answer, Box, Finding, Question
 

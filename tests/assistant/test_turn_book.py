@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from voxrad.assistant.turn_book import SAVE_FAILED_TAIL, TurnBook
-from voxrad.assistant.turns import PipelineEvent, PipelineState
+from voxrad.assistant.loop.turn_book import SAVE_FAILED_TAIL, TurnBook
+from voxrad.assistant.loop.turns import PipelineEvent, PipelineState
 from voxrad.core.conversation import Answer, Question
 from voxrad.core.errors import VoxRadError
 

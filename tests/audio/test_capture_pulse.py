@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from speech_support import espeak_wav, word_error_rate
-from voxrad.assistant.commands import Action, Command, CommandGrammar, split_wake_phrase
+from voxrad.assistant.commands.grammar import Action, Command, CommandGrammar, split_wake_phrase
 from voxrad.audio.capture import STALL_S, Microphone, record_utterance
 from voxrad.audio.devices import find_input_device, list_input_devices
 from voxrad.audio.endpointer import Level, Utterance

@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "records"))
 from study_support import CANARIES, write_ct
 
 from cli_support import run_voxrad
-from voxrad.assistant.auditing import record_answer
+from voxrad.assistant.history.auditing import record_answer
 from voxrad.backends.vlm.base import ChatMessage, GenerationRequest, ImageInput
 from voxrad.core.conversation import Answer, Box, Finding, Question
 from voxrad.core.settings import Settings

@@ -11,8 +11,8 @@ import numpy as np
 from PIL import Image
 from study_support import CANARIES, write_ct
 
-from voxrad.assistant.privacy import Scrubber
-from voxrad.assistant.safety import check_answer, confidence_display, with_safety
+from voxrad.assistant.checks.safety import check_answer, confidence_display, with_safety
+from voxrad.assistant.privacy.gate import Scrubber
 from voxrad.core.conversation import Answer, Box, Finding
 from voxrad.imaging.registry import open_study
 from voxrad.records.keyimage import BOX_COLOR, FLAGGED_COLOR, slice_rgb

@@ -17,8 +17,8 @@ from pipeline_fakes import FakeAnswerer, FakeSpeaker, FakeTranscriber
 from PySide6.QtWidgets import QApplication
 
 from render_support import box_volume
-from voxrad.assistant.store import ConversationStore
-from voxrad.assistant.turns import PipelineEvent
+from voxrad.assistant.history.store import ConversationStore
+from voxrad.assistant.loop.turns import PipelineEvent
 from voxrad.audio.endpointer import Utterance
 from voxrad.core.conversation import Answer, Box, Finding, Question
 from voxrad.core.volume import Volume

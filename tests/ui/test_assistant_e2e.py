@@ -21,7 +21,7 @@ from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
-from voxrad.assistant.turns import PipelineEvent
+from voxrad.assistant.loop.turns import PipelineEvent
 from voxrad.core.errors import VoxRadError
 from voxrad.core.settings import AudioSettings
 from voxrad.core.windowing import CT_PRESETS, find_preset

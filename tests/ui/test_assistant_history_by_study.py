@@ -19,8 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "records"))
 
 from study_support import write_ct
 
-from voxrad.assistant.store import ConversationStore
-from voxrad.assistant.turns import TurnRecord
+from voxrad.assistant.history.store import ConversationStore
+from voxrad.assistant.loop.turns import TurnRecord
 from voxrad.core.conversation import Answer, Question
 from voxrad.ui.assistant_bridge import AssistantBridge
 from voxrad.ui.main_window import MainWindow

@@ -30,8 +30,8 @@ from PIL import Image
 from PySide6.QtCore import QEvent, Qt
 from PySide6.QtWidgets import QApplication, QWidget
 
-from voxrad.assistant.store import ConversationStore
-from voxrad.assistant.turns import PipelineEvent, PipelineState
+from voxrad.assistant.history.store import ConversationStore
+from voxrad.assistant.loop.turns import PipelineEvent, PipelineState
 from voxrad.core.conversation import Box
 from voxrad.core.errors import BackendError, MicrophoneError
 from voxrad.core.region import Region

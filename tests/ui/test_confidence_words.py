@@ -1,16 +1,16 @@
 """The panel and the export (and speech) call the same confidence by the same word.
 
 The panel writes :func:`voxrad.ui.turn_widget.confidence_text`; ``voxrad export`` and the
-spoken low-confidence prefix use :func:`voxrad.assistant.safety.confidence_display`. Both read
-the one vocabulary in :mod:`voxrad.assistant.confidence`.
+spoken low-confidence prefix use :func:`voxrad.assistant.checks.safety.confidence_display`.
+Both read the one vocabulary in :mod:`voxrad.assistant.checks.confidence`.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from voxrad.assistant.confidence import HIGH_CONFIDENCE, LOW_CONFIDENCE
-from voxrad.assistant.safety import confidence_display
+from voxrad.assistant.checks.confidence import HIGH_CONFIDENCE, LOW_CONFIDENCE
+from voxrad.assistant.checks.safety import confidence_display
 from voxrad.ui.turn_widget import confidence_text
 
 

@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "records"))
 
 from study_support import PATIENT_ID, write_ct
 
-from voxrad.assistant.privacy import log_redactor
+from voxrad.assistant.privacy.gate import log_redactor
 from voxrad.core.settings import load_settings
 from voxrad.main import configure_logging
 from voxrad.ui.main_window import MainWindow

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from assistant_support import FakeTranscriber, make_window, turn_event
 
-from voxrad.assistant.pipeline import PipelineOptions
+from voxrad.assistant.loop.pipeline import PipelineOptions
 from voxrad.ui.main_window import MainWindow
 
 pytestmark = pytest.mark.gl

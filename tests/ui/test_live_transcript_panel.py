@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from assistant_support import FakeMicrophone, FakeTranscriber, make_window
 
-from voxrad.assistant.turns import PipelineEvent
+from voxrad.assistant.loop.turns import PipelineEvent
 from voxrad.audio.endpointer import PartialUtterance
 from voxrad.ui.main_window import MainWindow
 from voxrad.ui.push_to_talk import LiveMicrophone

@@ -16,7 +16,7 @@ from PySide6.QtCore import Qt
 from settings_apply_support import FakeEngines, changed, make_live_window
 from settings_fakes import FakeLevelSources
 
-from voxrad.assistant.turns import PipelineEvent
+from voxrad.assistant.loop.turns import PipelineEvent
 from voxrad.core.errors import MicrophoneError
 from voxrad.core.settings import Settings
 from voxrad.ui.assistant_bridge import AssistantBridge

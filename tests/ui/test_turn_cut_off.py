@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from voxrad.assistant.turns import TurnRecord
+from voxrad.assistant.loop.turns import TurnRecord
 from voxrad.core.conversation import Answer, Question
 from voxrad.ui.conversation_panel import ConversationPanel
 

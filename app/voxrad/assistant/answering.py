@@ -1,10 +1,10 @@
 """From a question about a volume to a grounded answer, with any vision-language engine.
 
-prepare the images (:mod:`~voxrad.assistant.imageprep`) -> build the family's prompt
-(:mod:`~voxrad.assistant.prompts`) -> generate (a :class:`VisionLanguageModel`) -> parse
-(:func:`~voxrad.assistant.answers.parse_answer`) -> boxes back to the clinician's image
-(:func:`~voxrad.assistant.imageprep.locate_findings`) -> confidence
-(:func:`~voxrad.assistant.confidence.assess`). Each stage's seconds go into
+prepare the images (:mod:`~voxrad.assistant.request.imageprep`) -> build the family's prompt
+(:mod:`~voxrad.assistant.request.prompts`) -> generate (a :class:`VisionLanguageModel`) -> parse
+(:func:`~voxrad.assistant.reply.answers.parse_answer`) -> boxes back to the clinician's image
+(:func:`~voxrad.assistant.request.imageprep.locate_findings`) -> confidence
+(:func:`~voxrad.assistant.checks.confidence.assess`). Each stage's seconds go into
 ``Answer.timings``. Nothing here invents an answer: an empty or unreadable reply reaches the
 clinician as such, with warnings.
 """
@@ -17,13 +17,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from voxrad.assistant.answers import parse_answer
-from voxrad.assistant.confidence import answer_token_logprobs, assess
+from voxrad.assistant.checks.confidence import answer_token_logprobs, assess
+from voxrad.assistant.checks.safety import check_answer, with_safety
 from voxrad.assistant.families import ResizeRules
-from voxrad.assistant.imageprep import PreparedInput, locate_findings, prepare_question
-from voxrad.assistant.privacy import BurnedInRisk, PrivacyPolicy, outgoing_request
-from voxrad.assistant.prompts import ImagePart, Prompt, build_prompt
-from voxrad.assistant.safety import check_answer, with_safety
+from voxrad.assistant.privacy.gate import BurnedInRisk, PrivacyPolicy, outgoing_request
+from voxrad.assistant.reply.answers import parse_answer
+from voxrad.assistant.request.imageprep import PreparedInput, locate_findings, prepare_question
+from voxrad.assistant.request.prompts import ImagePart, Prompt, build_prompt
 from voxrad.backends.vlm.base import (
     ChatMessage,
     GenerationRequest,
@@ -124,10 +124,10 @@ def ask(
 ) -> Answer:
     """Ask ``model`` about ``question`` on ``volume`` and return the grounded answer.
 
-    Every request leaves through :func:`~voxrad.assistant.privacy.outgoing_request` (the one
+    Every request leaves through :func:`~voxrad.assistant.privacy.gate.outgoing_request` (the one
     place that strips identifiers: ``identity`` names what to look for, ``remote`` says the
     engine is on another computer), and every answer gets the checks of
-    :func:`~voxrad.assistant.safety.check_answer` (laterality, boxes over air, slices the
+    :func:`~voxrad.assistant.checks.safety.check_answer` (laterality, boxes over air, slices the
     model did not see, confidence in words). ``on_request_sent`` receives the request exactly
     as it left (for the audit log).
 

@@ -1,4 +1,4 @@
-"""The pipeline's :class:`~voxrad.assistant.turns.Answerer` over a real vision-language engine.
+"""The pipeline's :class:`~voxrad.assistant.loop.turns.Answerer` over a real vision-language engine.
 
 Resolving the model (catalog name or file), creating the engine and loading it all happen in
 :meth:`ModelAnswerer.load`, which the pipeline calls on its model thread, so a missing model
@@ -6,7 +6,7 @@ becomes a message on the first question instead of a crash at start-up, and the 
 (llama.cpp context, CUDA state) lives on that one thread.
 
 The raw token stream holds the model's reasoning and box syntax, which must not be read
-aloud: :class:`~voxrad.assistant.answer_stream.AnswerTextFilter` passes only the answer
+aloud: :class:`~voxrad.assistant.reply.stream.AnswerTextFilter` passes only the answer
 proper to ``on_answer_text``, so the first sentence is spoken while the model still writes.
 
 Like ``voxrad ask``, every request leaves through the privacy gate with the open study's
@@ -24,10 +24,10 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from voxrad.assistant.answer_stream import AnswerTextFilter
 from voxrad.assistant.answering import AskOptions, ask
-from voxrad.assistant.auditing import record_answer
-from voxrad.assistant.privacy import BurnedInRisk, PrivacyPolicy, burned_in_risk
+from voxrad.assistant.history.auditing import record_answer
+from voxrad.assistant.privacy.gate import BurnedInRisk, PrivacyPolicy, burned_in_risk
+from voxrad.assistant.reply.stream import AnswerTextFilter
 from voxrad.backends.vlm.base import GenerationRequest, VisionLanguageModel
 from voxrad.backends.vlm.registry import ModelSpec, create_app_vlm, resolve_model
 from voxrad.core.conversation import Answer, Question, Turn

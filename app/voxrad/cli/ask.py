@@ -56,9 +56,9 @@ def run(args: argparse.Namespace) -> int:
     import time
 
     from voxrad.assistant.answering import AskOptions, ask
-    from voxrad.assistant.auditing import record_answer
-    from voxrad.assistant.confidence import describe
-    from voxrad.assistant.privacy import PrivacyPolicy, burned_in_risk, log_redactor
+    from voxrad.assistant.checks.confidence import describe
+    from voxrad.assistant.history.auditing import record_answer
+    from voxrad.assistant.privacy.gate import PrivacyPolicy, burned_in_risk, log_redactor
     from voxrad.backends.vlm.base import GenerationRequest
     from voxrad.backends.vlm.registry import create_vlm, resolve_model
     from voxrad.cli import EXIT_CUT_OFF, EXIT_OK

@@ -30,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
-    from voxrad.assistant.commands import CommandGrammar, split_wake_phrase
+    from voxrad.assistant.commands.grammar import CommandGrammar, split_wake_phrase
     from voxrad.cli.output import print_json
     from voxrad.core.settings import load_settings
 

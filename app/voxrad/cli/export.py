@@ -117,8 +117,8 @@ def _headers(series: Any, volume: Any) -> dict[int, Any]:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from voxrad.assistant.privacy import Scrubber
-    from voxrad.assistant.safety import confidence_display
+    from voxrad.assistant.checks.safety import confidence_display
+    from voxrad.assistant.privacy.gate import Scrubber
     from voxrad.core.errors import VoxRadError
     from voxrad.imaging.registry import open_study
     from voxrad.records.dicom_export import findings_sr, key_image_capture

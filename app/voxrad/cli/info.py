@@ -36,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
-    from voxrad.assistant.privacy import log_redactor
+    from voxrad.assistant.privacy.gate import log_redactor
     from voxrad.cli.output import print_json, progress_printer
     from voxrad.imaging.registry import open_study
 

@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     import sys
     from typing import Any
 
-    from voxrad.assistant.commands import CommandGrammar, split_wake_phrase
+    from voxrad.assistant.commands.grammar import CommandGrammar, split_wake_phrase
     from voxrad.audio.capture import record_utterance
     from voxrad.audio.devices import list_input_devices
     from voxrad.backends.asr.registry import create_transcriber

@@ -24,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from voxrad.assistant.speech_text import sentences, speakable
+    from voxrad.assistant.speech.speakable import sentences, speakable
     from voxrad.audio.files import write_wav
     from voxrad.backends.tts.registry import create_speaker
     from voxrad.core.settings import load_settings

@@ -40,7 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def run(args: argparse.Namespace) -> int:
     import time
 
-    from voxrad.assistant.commands import CommandGrammar
+    from voxrad.assistant.commands.grammar import CommandGrammar
     from voxrad.audio.files import read_wav
     from voxrad.backends.asr.registry import create_transcriber
     from voxrad.cli.output import print_json

@@ -60,9 +60,9 @@ class EngineAnswerer:
 
     Each question goes through :func:`voxrad.assistant.answering.ask` (image preparation, the
     family's prompt, generation, parsing, boxes back to image pixels, confidence by the rule of
-    :mod:`voxrad.assistant.confidence`) with the app's settings: temperature, self-consistency
-    samples and answer length come from ``settings.vlm``, so the confidence measured here is the
-    one a clinician is shown. The seed is fixed per run.
+    :mod:`voxrad.assistant.checks.confidence`) with the app's settings: temperature,
+    self-consistency samples and answer length come from ``settings.vlm``, so the confidence
+    measured here is the one a clinician is shown. The seed is fixed per run.
     """
 
     def __init__(self, model: Any, family: str, options: Any, *, name: str = "") -> None:

@@ -2,7 +2,7 @@
 
 The pipeline is Qt-free and calls back on its own threads. This adapter:
 
-* implements :class:`~voxrad.assistant.turns.ViewerActions`: ``apply_command`` re-emits the
+* implements :class:`~voxrad.assistant.loop.turns.ViewerActions`: ``apply_command`` re-emits the
   command as a queued signal (carried out on the GUI thread), ``current_view`` returns a
   snapshot the GUI thread keeps up to date (slice, window, picked region);
 * re-emits every :class:`PipelineEvent` as a queued signal, so the panel is only touched on
@@ -23,10 +23,10 @@ from dataclasses import replace
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 
-from voxrad.assistant.commands import Action, Command
-from voxrad.assistant.pipeline import AssistantPipeline, PipelineOptions
-from voxrad.assistant.store import ConversationStore, StudyConversation
-from voxrad.assistant.turns import Answerer, PipelineEvent, TurnRecord, ViewContext
+from voxrad.assistant.commands.grammar import Action, Command
+from voxrad.assistant.history.store import ConversationStore, StudyConversation
+from voxrad.assistant.loop.pipeline import AssistantPipeline, PipelineOptions
+from voxrad.assistant.loop.turns import Answerer, PipelineEvent, TurnRecord, ViewContext
 from voxrad.backends.asr.base import Transcriber
 from voxrad.backends.asr.lexicon import study_words
 from voxrad.backends.tts.base import Speaker

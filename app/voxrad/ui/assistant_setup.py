@@ -21,9 +21,9 @@ from typing import Any
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QMainWindow, QWidget
 
-from voxrad.assistant.pipeline import PipelineOptions
-from voxrad.assistant.store import ConversationStore
-from voxrad.assistant.turns import Answerer
+from voxrad.assistant.history.store import ConversationStore
+from voxrad.assistant.loop.pipeline import PipelineOptions
+from voxrad.assistant.loop.turns import Answerer
 from voxrad.audio.endpointer import Mode
 from voxrad.backends.asr.base import Transcriber
 from voxrad.backends.tts.base import Speaker

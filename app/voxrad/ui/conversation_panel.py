@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from voxrad.assistant.turns import PipelineState, TurnRecord
+from voxrad.assistant.loop.turns import PipelineState, TurnRecord
 from voxrad.ui.turn_widget import (
     DISCLAIMER,
     MAX_VISIBLE_TURNS,
@@ -148,7 +148,7 @@ class ConversationPanel(QWidget):
 
     def set_remote_server(self, host: str | None) -> None:
         """Mark, permanently, that questions and images go to the site server ``host``."""
-        from voxrad.assistant.privacy import remote_notice
+        from voxrad.assistant.privacy.gate import remote_notice
 
         self.remote_banner.setText(remote_notice(host) if host else "")
         self.remote_banner.setVisible(bool(host))

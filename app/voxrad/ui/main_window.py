@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from voxrad import __version__
-from voxrad.assistant.privacy import log_redactor
+from voxrad.assistant.privacy.gate import log_redactor
 from voxrad.core import paths
 from voxrad.core.study import PatientIdentity, SeriesInfo
 from voxrad.core.volume import Volume

@@ -18,7 +18,7 @@ from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QKeyEvent, QKeySequence, QMouseEvent
 from PySide6.QtWidgets import QApplication, QWidget
 
-from voxrad.assistant.pipeline import AssistantPipeline
+from voxrad.assistant.loop.pipeline import AssistantPipeline
 from voxrad.audio.endpointer import PartialUtterance
 from voxrad.core.errors import VoxRadError
 from voxrad.ui.conversation_panel import ConversationPanel

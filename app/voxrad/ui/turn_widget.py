@@ -20,8 +20,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from voxrad.assistant.confidence import describe
-from voxrad.assistant.turns import STAGES, PipelineState, TurnRecord
+from voxrad.assistant.checks.confidence import describe
+from voxrad.assistant.loop.turns import STAGES, PipelineState, TurnRecord
 from voxrad.core.conversation import Finding
 
 logger = logging.getLogger(__name__)

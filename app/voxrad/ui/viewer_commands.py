@@ -1,13 +1,13 @@
 """Voice and typed commands carried out on the viewer (GUI thread only).
 
-Each :class:`~voxrad.assistant.commands.Action` maps onto what the menus already do, so a
+Each :class:`~voxrad.assistant.commands.grammar.Action` maps onto what the menus already do, so a
 spoken "lung window" and the Window menu's entry behave the same. What the viewer cannot do
 raises a :class:`VoxRadError` whose message the conversation panel shows.
 """
 
 from __future__ import annotations
 
-from voxrad.assistant.commands import Action, Command
+from voxrad.assistant.commands.grammar import Action, Command
 from voxrad.core.errors import VoxRadError
 from voxrad.core.windowing import CT_PRESETS, find_preset
 from voxrad.ui.main_window import MainWindow

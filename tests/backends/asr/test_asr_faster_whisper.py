@@ -153,7 +153,7 @@ def test_other_sample_rates_and_int16(tiny_en: FasterWhisperTranscriber, speech_
 def test_wake_phrase_is_heard_only_when_said(
     tiny_en: FasterWhisperTranscriber, speech_dir: Path
 ) -> None:
-    from voxrad.assistant.commands import split_wake_phrase
+    from voxrad.assistant.commands.grammar import split_wake_phrase
 
     said = read_wav(espeak_wav("VoxRad, scroll down five slices.", speech_dir))
     # Unprompted, tiny.en writes the invented word as "Mark said": a spelling match missed it

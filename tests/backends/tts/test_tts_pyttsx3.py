@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from voxrad.assistant.speech_text import sentences, speakable
+from voxrad.assistant.speech.speakable import sentences, speakable
 from voxrad.backends.tts.base import Speaker
 from voxrad.backends.tts.pyttsx3_engine import Pyttsx3Speaker
 from voxrad.backends.tts.registry import create_speaker

@@ -20,8 +20,8 @@ import pytest
 
 from vlm_support import published_template
 from voxrad.assistant.answering import AskOptions, to_request
-from voxrad.assistant.imageprep import prepare_question
-from voxrad.assistant.prompts import build_prompt
+from voxrad.assistant.request.imageprep import prepare_question
+from voxrad.assistant.request.prompts import build_prompt
 from voxrad.backends.vlm.base import GenerationRequest
 from voxrad.backends.vlm.llama_cpp import LlamaCppOptions, LlamaCppVLM
 from voxrad.core.conversation import Answer, Question, Turn

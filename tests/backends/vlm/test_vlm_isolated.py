@@ -18,7 +18,7 @@ import psutil
 import pytest
 
 from vlm_support import measure_cancel
-from voxrad.assistant.turn_run import OUT_OF_MEMORY, message_for
+from voxrad.assistant.loop.question_run import OUT_OF_MEMORY, message_for
 from voxrad.backends.vlm.base import (
     ChatMessage,
     GenerationRequest,
@@ -233,7 +233,7 @@ def test_the_app_exits_without_close_and_takes_the_child_with_it(tmp_path: Path)
 def test_the_model_thread_answers_again_after_its_engine_died() -> None:
     """As the app runs it: on the ``voxrad-vlm`` worker, which closes the engine after a
     BackendError and loads it again for the next question."""
-    from voxrad.assistant.workers import BackendWorker
+    from voxrad.assistant.loop.workers import BackendWorker
 
     before = _children()
     worker: BackendWorker[IsolatedVLM] = BackendWorker("voxrad-vlm", _isolated)
@@ -267,7 +267,7 @@ def test_a_failing_token_callback_leaves_the_child_in_step(scripted: IsolatedVLM
 def test_child_records_pass_the_parents_identifier_redactor() -> None:
     """The app's handlers carry the redactor (voxrad.main.configure_logging): a record the
     child sends goes through them like one logged here."""
-    from voxrad.assistant.privacy import LogRedactor
+    from voxrad.assistant.privacy.gate import LogRedactor
     from voxrad.core.study import PatientIdentity
 
     redactor = LogRedactor()

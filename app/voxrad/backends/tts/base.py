@@ -30,7 +30,7 @@ class Speaker(Protocol):
     ) -> bool:
         """Speak ``sentences`` in order; stop at once when ``cancel`` is set.
 
-        The caller prepares the text (``voxrad.assistant.speech_text``: units in words, split
+        The caller prepares the text (``voxrad.assistant.speech.speakable``: units in words, split
         into sentences) so that speech starts after the first sentence is synthesised.
         ``on_sentence(index, text)`` is called as each sentence starts playing.
         Returns True when everything was spoken, False when cancelled.

@@ -44,7 +44,7 @@ class SpeechWorker:
         self._thread.start()
 
     def speak(self, sentences: Sequence[str]) -> None:
-        """Say ``sentences`` (prepared with ``voxrad.assistant.speech_text``)."""
+        """Say ``sentences`` (prepared with ``voxrad.assistant.speech.speakable``)."""
         with self._lock:
             self._cancel.set()
             self._cancel = threading.Event()

@@ -14,8 +14,8 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from voxrad.assistant.turn_run import QuestionRun
-from voxrad.assistant.turns import BusyPolicy, TurnRecord
+from voxrad.assistant.loop.question_run import QuestionRun
+from voxrad.assistant.loop.turns import BusyPolicy, TurnRecord
 
 logger = logging.getLogger(__name__)
 

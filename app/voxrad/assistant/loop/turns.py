@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal, Protocol, runtime_checkable
 
-from voxrad.assistant.commands import Command
+from voxrad.assistant.commands.grammar import Command
 from voxrad.core.conversation import Answer, Box, Question, QuestionScope, Turn
 from voxrad.core.study import PatientIdentity, SeriesInfo
 from voxrad.core.volume import Volume

@@ -6,12 +6,12 @@ Only the answer may be spoken early. The rule is conservative, because reading r
 coordinates aloud to a clinician is worse than starting to speak a second later:
 
 * for a family that reasons, nothing passes until the reasoning has visibly ended (the same
-  markers :func:`voxrad.assistant.statements.split_reasoning` uses);
+  markers :func:`voxrad.assistant.reply.statements.split_reasoning` uses);
 * the answer stops at the first character that can start box syntax or markup
   (`` ` < [ { | ``) or at "Confidence"; nothing after that is streamed.
 
 What was not streamed is spoken from the parsed answer when it is complete (the pipeline
-reconciles the two, see :mod:`voxrad.assistant.turn_run`).
+reconciles the two, see :mod:`voxrad.assistant.loop.question_run`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 
 from voxrad.assistant.families import require_family
-from voxrad.assistant.statements import split_reasoning
+from voxrad.assistant.reply.statements import split_reasoning
 
 _STOP = re.compile(r"[`<\[{|]|\bconfidence\b", re.IGNORECASE)
 

@@ -5,8 +5,9 @@ say what was wrong, and every box it returns lies inside the image with positive
 
 Coordinates: ``image_size`` is the (width, height) of the image the model was given, and boxes
 come back in its pixels (edge convention, see :mod:`voxrad.core.conversation`). When VoxRad
-cropped, padded or resized before sending, :func:`voxrad.assistant.imageprep.locate_findings`
-carries them on to the clinician's image and to patient mm.
+cropped, padded or resized before sending,
+:func:`voxrad.assistant.request.imageprep.locate_findings` carries them on to the clinician's
+image and to patient mm.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import logging
 import math
 import re
 
-from voxrad.assistant.boxsyntax import SPECIAL_TOKENS, RawBox, extract_boxes, probability
 from voxrad.assistant.families import (
     FamilyFormat,
     InputFrame,
@@ -23,8 +23,9 @@ from voxrad.assistant.families import (
     family_format,
     input_frame,
 )
-from voxrad.assistant.jsonrepair import loads_lenient
-from voxrad.assistant.statements import (
+from voxrad.assistant.reply.boxsyntax import SPECIAL_TOKENS, RawBox, extract_boxes, probability
+from voxrad.assistant.reply.jsonrepair import loads_lenient
+from voxrad.assistant.reply.statements import (
     CONFIDENCE_LINE,
     CONFIDENCE_SENTENCE,
     split_reasoning,

@@ -31,8 +31,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from voxrad.assistant.commands import Action, Command
-from voxrad.assistant.turns import TurnRecord
+from voxrad.assistant.commands.grammar import Action, Command
+from voxrad.assistant.loop.turns import TurnRecord
 from voxrad.core import paths
 from voxrad.core.conversation import Answer, Box, Finding, Question, finish_reason_from
 from voxrad.core.errors import DependencyMissingError, VoxRadError, storage_cause, storage_hint

@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from voxrad.assistant.command_rules import (
+from voxrad.assistant.commands.rules import (
     ANYWHERE,
     COMPILED,
     KEYWORDS,
@@ -30,7 +30,7 @@ from voxrad.assistant.command_rules import (
     Action,
     Arg,
 )
-from voxrad.assistant.textnorm import fuzzy_correct, normalize
+from voxrad.assistant.commands.textnorm import fuzzy_correct, normalize
 
 __all__ = [
     "Action",

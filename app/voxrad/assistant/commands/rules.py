@@ -1,8 +1,8 @@
 """The data of the voice command grammar: actions, vocabulary, ASR variants, rules, fillers.
 
-Kept apart from the parser (:mod:`voxrad.assistant.commands`) so that adding a phrase or a
+Kept apart from the parser (:mod:`voxrad.assistant.commands.grammar`) so that adding a phrase or a
 mishearing is an edit here only. Each rule is a regular expression that must match the whole
-normalised utterance (see :func:`voxrad.assistant.textnorm.normalize`) and a builder that
+normalised utterance (see :func:`voxrad.assistant.commands.textnorm.normalize`) and a builder that
 turns the match into the command's arguments.
 """
 
@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Iterable
 from enum import StrEnum
 
-from voxrad.assistant.textnorm import ORDINALS
+from voxrad.assistant.commands.textnorm import ORDINALS
 
 
 class Action(StrEnum):

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from voxrad.assistant.families import FamilyFormat, require_family
-from voxrad.assistant.imageprep import PreparedInput
+from voxrad.assistant.request.imageprep import PreparedInput
 from voxrad.core.conversation import Box, Question, Turn
 
 SYSTEM_TEXT = (

@@ -1,7 +1,7 @@
 """From a volume and a question to the images a model sees, and from its boxes back again.
 
 Pure functions on numpy arrays (no I/O). Each :class:`ModelImage` carries the
-:class:`~voxrad.assistant.imageops.Transform` from the acquired slice to the pixels sent, so
+:class:`~voxrad.assistant.request.imageops.Transform` from the acquired slice to the pixels sent, so
 :func:`locate_findings` can put every box the model draws back on the clinician's image and
 in patient LPS mm.
 
@@ -17,7 +17,7 @@ from typing import Literal
 import numpy as np
 
 from voxrad.assistant.families import FamilyFormat, require_family, smart_resize
-from voxrad.assistant.imageops import (
+from voxrad.assistant.request.imageops import (
     Step,
     Transform,
     crop_step,

@@ -15,12 +15,12 @@ import threading
 import time
 from typing import Any
 
-from voxrad.assistant.loop_context import LoopContext
-from voxrad.assistant.safety import confidence_display
-from voxrad.assistant.sentences import SentenceSplitter, split_sentences
-from voxrad.assistant.speech_text import speakable
-from voxrad.assistant.turns import TurnRecord, ViewContext, busy_seconds
-from voxrad.assistant.workers import Job
+from voxrad.assistant.checks.safety import confidence_display
+from voxrad.assistant.loop.context import LoopContext
+from voxrad.assistant.loop.turns import TurnRecord, ViewContext, busy_seconds
+from voxrad.assistant.loop.workers import Job
+from voxrad.assistant.speech.sentences import SentenceSplitter, split_sentences
+from voxrad.assistant.speech.speakable import speakable
 from voxrad.backends.tts.base import Speaker
 from voxrad.core.conversation import CUT_OFF_SPOKEN, Answer, Question
 from voxrad.core.errors import VoxRadError

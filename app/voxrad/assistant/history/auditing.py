@@ -1,7 +1,7 @@
 """The hook that puts every answer in the audit log (:mod:`voxrad.records.audit`).
 
 Call :func:`record_answer` once per answer shown, with the request exactly as it left
-VoxRad (after :func:`voxrad.assistant.privacy.outgoing_request`): the log then holds the
+VoxRad (after :func:`voxrad.assistant.privacy.gate.outgoing_request`): the log then holds the
 question as the model received it (identifiers scrubbed) and the digest of the very pixels it
 saw, plus the settings that shape what a model answers (never secrets such as API keys).
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from voxrad.assistant.privacy import Scrubber
+from voxrad.assistant.privacy.gate import Scrubber
 from voxrad.backends.vlm.base import GenerationRequest
 from voxrad.core.conversation import Answer, Question
 from voxrad.core.settings import Settings

@@ -16,7 +16,13 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from voxrad.assistant.turns import Listener, PipelineEvent, PipelineState, TurnRecord, TurnSource
+from voxrad.assistant.loop.turns import (
+    Listener,
+    PipelineEvent,
+    PipelineState,
+    TurnRecord,
+    TurnSource,
+)
 from voxrad.core.conversation import Turn
 from voxrad.core.errors import VoxRadError
 

@@ -1,6 +1,6 @@
 """The intake thread: utterances and typed text, in order, become commands or questions.
 
-Split from :mod:`voxrad.assistant.pipeline` along the seam between *understanding* a turn
+Split from :mod:`voxrad.assistant.loop.pipeline` along the seam between *understanding* a turn
 (transcribe, parse, act on the viewer at once) and *answering* it (one question at a time).
 A voice command is therefore never stuck behind a slow answer.
 """
@@ -15,11 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from voxrad.assistant.commands import Action, Command, split_wake_phrase
-from voxrad.assistant.loop_context import LoopContext
-from voxrad.assistant.question_queue import QuestionQueue
-from voxrad.assistant.turn_run import QuestionRun, TurnFailedError, wait_job
-from voxrad.assistant.turns import TurnRecord, ViewerActions, busy_seconds
+from voxrad.assistant.commands.grammar import Action, Command, split_wake_phrase
+from voxrad.assistant.loop.context import LoopContext
+from voxrad.assistant.loop.question_queue import QuestionQueue
+from voxrad.assistant.loop.question_run import QuestionRun, TurnFailedError, wait_job
+from voxrad.assistant.loop.turns import TurnRecord, ViewerActions, busy_seconds
 from voxrad.core.errors import VoxRadError
 
 logger = logging.getLogger(__name__)

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from voxrad.assistant.scrubbing import Scrubber, scrub_text
+from voxrad.assistant.privacy.scrubbing import Scrubber, scrub_text
 from voxrad.backends.vlm.base import ChatMessage, GenerationRequest, ImageInput
 from voxrad.core.errors import VoxRadError
 from voxrad.core.study import PatientIdentity

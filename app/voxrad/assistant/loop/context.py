@@ -12,10 +12,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from voxrad.assistant.commands import CommandGrammar
-from voxrad.assistant.turn_book import TurnBook
-from voxrad.assistant.turns import BusyPolicy
-from voxrad.assistant.workers import BackendWorker
+from voxrad.assistant.commands.grammar import CommandGrammar
+from voxrad.assistant.loop.turn_book import TurnBook
+from voxrad.assistant.loop.turns import BusyPolicy
+from voxrad.assistant.loop.workers import BackendWorker
 from voxrad.core.conversation import Turn
 
 
@@ -38,7 +38,7 @@ class PipelineOptions:
     #: Seconds each thread gets to end at shutdown.
     shutdown_timeout_s: float = 5.0
     #: Text -> text applied to each sentence before speaking; None means
-    #: :func:`voxrad.assistant.speech_text.speakable` (units and symbols in words).
+    #: :func:`voxrad.assistant.speech.speakable.speakable` (units and symbols in words).
     speech_text: Callable[[str], str] | None = None
     #: Show words heard so far while speaking ("partial" events), every interval seconds.
     live_transcript: bool = True

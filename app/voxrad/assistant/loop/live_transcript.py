@@ -28,12 +28,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from voxrad.assistant.commands import split_wake_phrase
-from voxrad.assistant.loop_context import LoopContext
+from voxrad.assistant.commands.grammar import split_wake_phrase
+from voxrad.assistant.loop.context import LoopContext
 from voxrad.audio.endpointer import PartialUtterance
 
 if TYPE_CHECKING:
-    from voxrad.assistant.workers import Job
+    from voxrad.assistant.loop.workers import Job
     from voxrad.backends.asr.base import Transcriber, Transcript
 
 logger = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ class LiveStats:
 class LiveTranscript:
     """Schedules partial transcriptions of one pipeline and emits their text.
 
-    Owned by :class:`~voxrad.assistant.pipeline.AssistantPipeline`, which hands it the
+    Owned by :class:`~voxrad.assistant.loop.pipeline.AssistantPipeline`, which hands it the
     loop's context; every method may be called from any thread.
     """
 

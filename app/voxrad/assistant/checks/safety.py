@@ -20,7 +20,7 @@ from typing import Literal
 
 import numpy as np
 
-from voxrad.assistant.confidence import ConfidenceLevel, describe
+from voxrad.assistant.checks.confidence import ConfidenceLevel, describe
 from voxrad.core.conversation import Answer, Box
 from voxrad.core.volume import Volume
 

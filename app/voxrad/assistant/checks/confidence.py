@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from voxrad.assistant.statements import split_reasoning
+from voxrad.assistant.reply.statements import split_reasoning
 from voxrad.core.conversation import Answer, Box, ConfidenceSource, Finding
 
 #: The one confidence vocabulary (panel, speech, export, report, ``voxrad ask``): at or

@@ -22,19 +22,19 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from voxrad.assistant.intake import NOTHING_HEARD, STOP, Intake, IntakeItem
-from voxrad.assistant.live_transcript import LiveTranscript
-from voxrad.assistant.loop_context import LoopContext, PipelineOptions
-from voxrad.assistant.question_queue import QuestionQueue
-from voxrad.assistant.turn_book import SAVE_FAILED_TAIL, TurnBook
-from voxrad.assistant.turns import (
+from voxrad.assistant.loop.context import LoopContext, PipelineOptions
+from voxrad.assistant.loop.intake import NOTHING_HEARD, STOP, Intake, IntakeItem
+from voxrad.assistant.loop.live_transcript import LiveTranscript
+from voxrad.assistant.loop.question_queue import QuestionQueue
+from voxrad.assistant.loop.turn_book import SAVE_FAILED_TAIL, TurnBook
+from voxrad.assistant.loop.turns import (
     Answerer,
     Listener,
     PipelineState,
     TurnRecord,
     ViewerActions,
 )
-from voxrad.assistant.workers import BackendWorker
+from voxrad.assistant.loop.workers import BackendWorker
 from voxrad.audio.endpointer import PartialUtterance
 from voxrad.backends.asr.base import Transcriber
 from voxrad.backends.tts.base import Speaker

@@ -1,0 +1,1 @@
+"""Checks on an answer before a clinician sees it: confidence and safety."""

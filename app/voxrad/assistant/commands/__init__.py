@@ -1,0 +1,1 @@
+"""The voice command grammar: an utterance becomes a viewer command or a question."""

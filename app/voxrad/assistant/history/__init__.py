@@ -1,0 +1,1 @@
+"""What is kept: the conversation per study and the audit hook."""

@@ -1,0 +1,1 @@
+"""The turn loop: threads, intake, the turn book, questions one at a time, speech out."""

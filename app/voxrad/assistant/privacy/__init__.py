@@ -1,0 +1,1 @@
+"""What may leave VoxRad for a model, and identifiers scrubbed from free text."""

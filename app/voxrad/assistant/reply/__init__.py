@@ -1,0 +1,1 @@
+"""The reply side: reading every model family's output (reasoning, answer, boxes)."""
