@@ -33,6 +33,7 @@ from voxrad.backends.vlm.base import (
     VisionLanguageModel,
 )
 from voxrad.core.conversation import Answer, Question, Turn
+from voxrad.core.settings import VlmSettings
 from voxrad.core.study import PatientIdentity
 from voxrad.core.volume import Volume
 
@@ -49,6 +50,25 @@ class AskOptions:
     #: Most images a 3-D question sends (None: the family's limit).
     max_images: int | None = None
     seed: int = 0
+
+    @classmethod
+    def from_settings(
+        cls,
+        vlm: VlmSettings,
+        *,
+        max_tokens: int | None = None,
+        samples: int | None = None,
+        seed: int = 0,
+    ) -> AskOptions:
+        """The options the ``vlm`` settings give, so the app, ``voxrad ask`` and ``voxrad
+        eval`` ask alike; ``max_tokens`` and ``samples`` override them (command-line flags)."""
+        return cls(
+            max_tokens=max_tokens or vlm.max_answer_tokens,
+            temperature=vlm.temperature,
+            samples=vlm.self_consistency_samples if samples is None else max(0, samples),
+            sample_temperature=vlm.sample_temperature,
+            seed=seed,
+        )
 
 
 def to_request(

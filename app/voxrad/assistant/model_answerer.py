@@ -76,6 +76,9 @@ class ModelAnswerer:
         Where the audit log is (default: :func:`voxrad.records.audit.default_dir`). The
         answerer holds the application's one :class:`~voxrad.records.audit.AuditLog`, opened
         on the model thread with ``privacy.hash_audit_uids``.
+    options
+        How to ask (default: :meth:`AskOptions.from_settings` of ``settings``); ``voxrad ask``
+        passes its own answer length and sample count.
     """
 
     def __init__(
@@ -86,6 +89,7 @@ class ModelAnswerer:
         privacy: PrivacySettings | None = None,
         engine_factory: EngineFactory | None = None,
         audit_dir: Path | None = None,
+        options: AskOptions | None = None,
     ) -> None:
         self.settings = settings
         self.models_dir = models_dir
@@ -95,8 +99,25 @@ class ModelAnswerer:
         self._model: VisionLanguageModel | None = None
         self._spec: ModelSpec | None = None
         self._audit: AuditLog | None = None
+        self.options = options or AskOptions.from_settings(settings)
         self.name = settings.model
         self._requests = 0
+        #: The audit record of the last answer (``voxrad ask`` prints its number).
+        self.last_audit_seq: int | None = None
+
+    @property
+    def notice(self) -> str:
+        """What the loaded engine says the clinician should know (e.g. it runs without a GPU,
+        unquantised); empty when nothing."""
+        return str(getattr(self._model, "notice", "") or "")
+
+    def resolve(self) -> ModelSpec:
+        """Find the model's files without loading anything (ModelNotInstalledError): quick,
+        so "not installed" is said before a study or a model is read."""
+        if self._spec is None:
+            self._spec = resolve_model(self.settings, self.models_dir)
+            self.name = self._spec.name
+        return self._spec
 
     def load(self) -> None:
         """Resolve, create and load the engine (ModelNotInstalledError, BackendError).
@@ -105,11 +126,10 @@ class ModelAnswerer:
         answer does not wait for either; a log that cannot be opened now is tried again at
         each question (the folder may be fixed meanwhile).
         """
-        spec = resolve_model(self.settings, self.models_dir)
+        spec = self.resolve()
         model = self._engine_factory(spec, self.settings, self.privacy)
         model.load()
-        self._spec, self._model = spec, model
-        self.name = spec.name
+        self._model = model
         try:
             log = self._audit_log()
             weights = self._weights()
@@ -148,13 +168,6 @@ class ModelAnswerer:
         except AuditError as exc:
             raise _withheld(exc) from exc
         self._requests += 1
-        s = self.settings
-        options = AskOptions(
-            max_tokens=s.max_answer_tokens,
-            temperature=s.temperature,
-            samples=s.self_consistency_samples,
-            sample_temperature=s.sample_temperature,
-        )
         stream = AnswerTextFilter(self._spec.family)
 
         def token(piece: str) -> None:
@@ -173,7 +186,7 @@ class ModelAnswerer:
             family=self._spec.family,
             model_name=self._spec.name,
             history=history,
-            options=options,
+            options=self.options,
             on_token=token,
             cancel=cancel,
             request_id=self._requests,
@@ -202,6 +215,7 @@ class ModelAnswerer:
             logger.error("answer withheld: the audit log could not be written", exc_info=exc)
             raise _withheld(exc) from exc
         logger.debug("answer recorded as audit record %d", record.seq)
+        self.last_audit_seq = record.seq
         return answer
 
     def close(self) -> None:

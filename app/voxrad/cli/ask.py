@@ -55,18 +55,16 @@ def run(args: argparse.Namespace) -> int:
     import sys
     import time
 
-    from voxrad.assistant.answering import AskOptions, ask
+    from voxrad.assistant.answering import AskOptions
     from voxrad.assistant.checks.confidence import describe
-    from voxrad.assistant.history.auditing import record_answer
-    from voxrad.assistant.privacy.gate import PrivacyPolicy, burned_in_risk, log_redactor
-    from voxrad.backends.vlm.base import GenerationRequest
-    from voxrad.backends.vlm.registry import create_vlm, resolve_model
+    from voxrad.assistant.model_answerer import ModelAnswerer
+    from voxrad.assistant.privacy.gate import log_redactor
+    from voxrad.backends.vlm.registry import create_vlm
     from voxrad.cli import EXIT_CUT_OFF, EXIT_OK
     from voxrad.cli.output import print_json
     from voxrad.core.conversation import Box, Question, QuestionScope
     from voxrad.core.settings import load_settings
     from voxrad.imaging.registry import open_study
-    from voxrad.records.audit import AuditLog
 
     settings = load_settings()
     vlm = settings.vlm
@@ -76,8 +74,17 @@ def run(args: argparse.Namespace) -> int:
         vlm = vlm.model_copy(update={"backend": args.backend})
     region = Box.from_xywh(*parse_region(args.region)) if args.region else None
 
+    # The app's own answerer: the same privacy gate, burned-in text check and audit record.
+    # Here the engine runs in this process (the app may isolate it in a child).
+    answerer = ModelAnswerer(
+        vlm,
+        settings.models.resolved_directory(),
+        privacy=settings.privacy,
+        engine_factory=create_vlm,
+        options=AskOptions.from_settings(vlm, max_tokens=args.max_tokens, samples=args.samples),
+    )
     # Resolve the model before loading anything heavy: "not installed" must be quick and clear.
-    spec = resolve_model(vlm, settings.models.resolved_directory())
+    answerer.resolve()
     t0 = time.perf_counter()
     study = open_study(args.path)
     log_redactor().set_identity(study.identity)
@@ -93,13 +100,6 @@ def run(args: argparse.Namespace) -> int:
     )
     question = Question(args.question, slice_index=index, region=region, scope=scope)
 
-    model = create_vlm(spec, vlm, settings.privacy)
-    t1 = time.perf_counter()
-    model.load()
-    load_model_s = time.perf_counter() - t1
-    notice = getattr(model, "notice", "")
-    if notice and not args.json:
-        print(f"note: {notice}", file=sys.stderr)
     stream = None
     if not args.json and sys.stderr.isatty():
 
@@ -107,52 +107,20 @@ def run(args: argparse.Namespace) -> int:
             sys.stderr.write(piece)
             sys.stderr.flush()
 
-    options = AskOptions(
-        max_tokens=args.max_tokens or vlm.max_answer_tokens,
-        temperature=vlm.temperature,
-        samples=vlm.self_consistency_samples if args.samples is None else max(0, args.samples),
-        sample_temperature=vlm.sample_temperature,
-    )
-    sent: list[GenerationRequest] = []
-    remote = model.is_remote
     try:
-        answer = ask(
-            model,
-            volume,
-            question,
-            family=spec.family,
-            model_name=spec.name,
-            options=options,
-            on_token=stream,
-            identity=study.identity,
-            privacy=PrivacyPolicy.from_settings(settings.privacy),
-            remote=remote,
-            # Burned-in text matters only when pixels leave this workstation.
-            image_risk=burned_in_risk(
-                burned_in_annotation=series.info.burned_in_annotation or None,
-                sop_class_uid=series.info.sop_class_uid,
-                modality=series.info.modality,
-            )
-            if remote
-            else None,
-            on_request_sent=sent.append,
+        t1 = time.perf_counter()
+        answerer.load()
+        load_model_s = time.perf_counter() - t1
+        notice = answerer.notice
+        if notice and not args.json:
+            print(f"note: {notice}", file=sys.stderr)
+        # An answer that cannot be recorded is not shown (AnswerNotAuditedError says why).
+        answer = answerer.answer(
+            question, volume, on_token=stream, identity=study.identity, series=series.info
         )
     finally:
-        model.close()
-    # An answer that cannot be recorded is not shown (AuditError says why).
-    record = record_answer(
-        AuditLog(hash_uids=settings.privacy.hash_audit_uids),
-        answer,
-        question,
-        sent[0],
-        identity=study.identity,
-        backend=vlm.backend,
-        remote=remote,
-        settings=settings,
-        series=series.info,
-        # A weights file is hashed (once, cached); a transformers folder has no single file.
-        model_path=spec.model_path if spec.model_path and spec.model_path.is_file() else None,
-    )
+        answerer.close()
+    audit_seq = answerer.last_audit_seq
     if stream is not None:
         sys.stderr.write("\n")
     timings = {"load_study": load_study_s, "load_model": load_model_s, **answer.timings}
@@ -162,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
     payload["question_scope"] = question.scope
     payload["notice"] = notice
     payload["disclaimer"] = "Decision support, not a diagnosis."
-    payload["audit_record"] = record.seq
+    payload["audit_record"] = audit_seq
     # A cut-off answer gets its own exit code: a script must not file a fragment as a reply.
     code = EXIT_CUT_OFF if answer.cut_off else EXIT_OK
     if args.json:
@@ -190,6 +158,6 @@ def run(args: argparse.Namespace) -> int:
     speed = timings.pop("tokens_per_s", None)
     stages = ", ".join(f"{k} {v:.2f} s" for k, v in timings.items())
     print(f"model: {answer.model}  {stages}" + (f", {speed:.1f} tokens/s" if speed else ""))
-    print(f"recorded in the audit log as record {record.seq}")
+    print(f"recorded in the audit log as record {audit_seq}")
     print("Decision support, not a diagnosis.")
     return code

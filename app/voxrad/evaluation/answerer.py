@@ -107,13 +107,7 @@ class EngineAnswerer:
         engine = create_vlm(spec, vlm, settings.privacy)
         engine.load()
         logger.info("evaluating model %s (family %s)", spec.name, spec.family)
-        options = AskOptions(
-            max_tokens=vlm.max_answer_tokens,
-            temperature=vlm.temperature,
-            samples=vlm.self_consistency_samples,
-            sample_temperature=vlm.sample_temperature,
-            seed=seed,
-        )
+        options = AskOptions.from_settings(vlm, seed=seed)
         return cls(engine, spec.family, options, name=spec.name)
 
     def answer(self, question: str, image: np.ndarray, *, region: Box | None = None) -> Answer:
