@@ -109,7 +109,7 @@ def run_baseline(kind: str, text: str, turns: int) -> float:
         if isinstance(parsed, Command):
             viewer.apply_command(parsed)
             continue
-        view = viewer.current_view()
+        view = viewer.session.question_view()
         assert parsed is not None and view.volume is not None
         sentences = _answer_sentences(answerer, Question(heard), view.volume)
         for sentence in sentences:

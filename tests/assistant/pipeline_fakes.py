@@ -13,10 +13,11 @@ from typing import Any
 import numpy as np
 
 from voxrad.assistant.commands.grammar import Command
-from voxrad.assistant.loop.turns import PipelineEvent, PipelineState, ViewContext
+from voxrad.assistant.loop.turns import PipelineEvent, PipelineState
 from voxrad.backends.asr.base import Transcript
 from voxrad.backends.vlm.base import GenerationCancelledError
 from voxrad.core.conversation import Answer, Question, Turn
+from voxrad.core.session import Session
 from voxrad.core.study import PatientIdentity, SeriesInfo
 from voxrad.core.volume import Volume
 
@@ -263,22 +264,16 @@ class FakeViewer:
         self.commands: list[Command] = []
         self.window = "default"
         self.applied = threading.Event()
+        self.session = Session()
+        self.session.show_study(self.volume, identity=identity, series=series)
+        self.session.show_slice(2)
+        self.session.show_window(40.0, 400.0)
 
     def apply_command(self, command: Command) -> None:
         self.commands.append(command)
         if command.action == "window":
             self.window = str(command.arg("preset"))
         self.applied.set()
-
-    def current_view(self) -> ViewContext:
-        return ViewContext(
-            self.volume,
-            slice_index=2,
-            window=(40.0, 400.0),
-            series_uid="1.2.3",
-            identity=self.identity,
-            series=self.series,
-        )
 
 
 def small_volume() -> Volume:

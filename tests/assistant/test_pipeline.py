@@ -159,7 +159,7 @@ def test_question_carries_the_view_and_the_history(make: Make) -> None:
     log.finished(pipeline.submit_text("Is there an effusion?"))
     log.finished(pipeline.submit_text("And on the left?"))
     first, second = answerer.questions
-    assert (second.slice_index, second.window, second.series_uid) == (2, (40.0, 400.0), "1.2.3")
+    assert (second.slice_index, second.window, second.series_uid) == (2, (40.0, 400.0), "")
     assert answerer.history_lengths == [0, 1]
     assert [t.question.text for t in answerer.last_history] == [first.text]
     assert answerer.threads == {"voxrad-vlm"}
@@ -414,7 +414,7 @@ def test_tts_failure_keeps_the_answer(make: Make) -> None:
 
 def test_question_without_a_study(make: Make) -> None:
     viewer = FakeViewer()
-    viewer.volume = None  # type: ignore[assignment]
+    viewer.session.show_study(None)
     pipeline, log = make(viewer=viewer)
     assert log.finished(pipeline.submit_text("Is there an effusion?")).error == NO_STUDY
 

@@ -17,7 +17,6 @@ from pipeline_fakes import FakeTranscriber
 
 from voxrad.core.region import Region
 from voxrad.core.study import PatientIdentity, SeriesInfo
-from voxrad.core.volume import Volume
 from voxrad.ui.main_window import MainWindow
 
 pytestmark = pytest.mark.gl
@@ -36,7 +35,8 @@ def test_questions_carry_the_open_study_identity_and_series(
     assert answerer.contexts[-1] == (None, None)  # no study object: nothing to strip or log
 
     other = SimpleNamespace(info=SeriesInfo("9.9", "MR", "other", (1, 8, 8)))
-    win.study = SimpleNamespace(identity=IDENTITY, series=[other, SimpleNamespace(info=INFO)])
+    shown = SimpleNamespace(info=INFO)
+    win.study = SimpleNamespace(identity=IDENTITY, series=[other, shown], find=lambda: shown)
     win.series_number = 1
     volume = win.view_area.volume
     win.volume_loaded.emit(volume)  # what the loader emits once the series is shown
@@ -54,9 +54,7 @@ def test_questions_carry_the_open_study_identity_and_series(
 
     # A preview of the next series: same study, series not known until it is loaded.
     assert volume is not None
-    preview = Volume(np.zeros((1, 64, 64), np.int16), (1.0, 1.0, 1.0), modality="CT")
-    win.view_area.set_volume(preview)
-    bridge.refresh_view()
+    win.show_preview(np.zeros((64, 64), np.int16))
     ask(qtbot, bridge, "is there a nodule?")
     assert answerer.contexts[-1] == (IDENTITY, None)
 

@@ -3,11 +3,12 @@
 The pipeline is Qt-free and calls back on its own threads. This adapter:
 
 * implements :class:`~voxrad.assistant.loop.turns.ViewerActions`: ``apply_command`` re-emits the
-  command as a queued signal (carried out on the GUI thread), ``current_view`` returns a
-  snapshot the GUI thread keeps up to date (slice, window, picked region);
+  command as a queued signal (carried out on the GUI thread); what is on screen is the
+  window's :class:`~voxrad.core.session.Session`, which the pipeline reads itself;
 * re-emits every :class:`PipelineEvent` as a queued signal, so the panel is only touched on
   the GUI thread, and drops events of turns from before a clear or a study switch;
-* draws each answer's findings as numbered boxes on the slice they belong to.
+* puts each answer's findings in the session and draws them, as the session shows them, as
+  numbered boxes on the slice they belong to.
 
 Push-to-talk and the microphone live in :class:`~voxrad.ui.push_to_talk.PushToTalk`
 (:attr:`AssistantBridge.talk`).
@@ -16,9 +17,7 @@ Push-to-talk and the microphone live in :class:`~voxrad.ui.push_to_talk.PushToTa
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
-from dataclasses import replace
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
@@ -26,21 +25,20 @@ from PySide6.QtGui import QAction, QKeySequence
 from voxrad.assistant.commands.grammar import Action, Command
 from voxrad.assistant.history.store import ConversationStore, StudyConversation
 from voxrad.assistant.loop.pipeline import AssistantPipeline, PipelineOptions
-from voxrad.assistant.loop.turns import Answerer, PipelineEvent, TurnRecord, ViewContext
+from voxrad.assistant.loop.turns import Answerer, PipelineEvent, TurnRecord
 from voxrad.backends.asr.base import Transcriber
 from voxrad.backends.asr.lexicon import study_words
 from voxrad.backends.tts.base import Speaker
-from voxrad.core.conversation import Box
+from voxrad.core.conversation import Box, Finding
 from voxrad.core.errors import VoxRadError
 from voxrad.core.overlay import OverlayBox
 from voxrad.core.region import Region
-from voxrad.core.study import PatientIdentity, SeriesInfo
+from voxrad.core.session import SessionState
 from voxrad.core.volume import Volume
 from voxrad.ui.conversation_panel import ConversationPanel
 from voxrad.ui.main_window import MainWindow
 from voxrad.ui.menus import guarded
 from voxrad.ui.push_to_talk import DEFAULT_TALK_KEY, MicrophoneFactory, PushToTalk
-from voxrad.ui.slice_view import SliceView
 from voxrad.ui.turn_widget import finding_overlay_id
 from voxrad.ui.viewer_commands import apply_viewer_command
 
@@ -76,11 +74,7 @@ class AssistantBridge(QObject):
         self.area = window.view_area
         self.store = store
         self.conversation: StudyConversation | None = None
-        self._view_lock = threading.Lock()
-        self._view = ViewContext(None)
-        #: The volume last loaded, with its study's identity and its series (GUI thread).
-        self._shown: tuple[Volume, PatientIdentity | None, SeriesInfo | None] | None = None
-        self._region: tuple[int, Box] | None = None
+        self.session = window.session
         self._boxes: dict[str, OverlayBox] = {}
         self._overlays_visible = True
         self._stale_below = 0
@@ -115,21 +109,23 @@ class AssistantBridge(QObject):
         self.menu_actions = build_assistant_menu(window, self)
         window.volume_loaded.connect(self._on_volume_loaded)
         window.region_picked.connect(self._on_region)
-        for view in self.area.views.values():
-            view.slice_changed.connect(self.refresh_view)
-            view.window_changed.connect(self.refresh_view)
+        self.session.connect("findings", self._on_findings)
+        # A question took the picked region (on a pipeline thread): its notice goes.
+        self.session.connect(
+            "region", lambda state: self.notice_posted.emit("") if state.region is None else None
+        )
 
     # -- life ----------------------------------------------------------------------------------
     def start(self, *, load_models: bool = True) -> None:
         """Start the pipeline threads and the microphone (its absence is a notice)."""
         self.pipeline.start(load_models=load_models)
-        self.refresh_view()
         self.talk.start_microphone()
 
     def shutdown(self) -> None:
         """Stop the microphone and the pipeline (bounded), and close the store."""
         self.talk.shutdown()
         self.pipeline.remove_listener(self.event_received.emit)
+        self.session.disconnect("findings", self._on_findings)
         self.pipeline.shutdown()
         if self.store is not None:
             self.store.close()
@@ -152,58 +148,17 @@ class AssistantBridge(QObject):
     def _forget_shown(self) -> None:
         self._stale_below = self._newest_id + 1
         self.panel.clear()
-        self._remove_boxes()
+        self.session.show_findings(0, ())
         self.area.render_all()
 
     # -- ViewerActions (pipeline threads) ------------------------------------------------------
     def apply_command(self, command: Command) -> None:
         self.command_received.emit(command)
 
-    def current_view(self) -> ViewContext:
-        with self._view_lock:
-            view, region, self._region = self._view, self._region, None
-        if region is None or view.volume is None:
-            return view
-        self.notice_posted.emit("")
-        k, box = region
-        return replace(view, slice_index=k, region=box, scope="region")
-
-    def refresh_view(self, *_args: object) -> None:
-        """Take a new snapshot of what is on screen (GUI thread)."""
-        volume = self.area.volume
-        view = self._acquired_view()
-        shown = self._shown
-        if shown is not None and shown[0] is volume:
-            identity, series = shown[1], shown[2]
-        else:
-            # A preview while a study loads: its identity is known, its series not yet.
-            identity, series = self.window.shown_series()[0], None
-        slice_index, window = 0, None
-        if volume is not None and view.scene.volume is not None:
-            scene = view.scene
-            slice_index, window = int(scene.slice_index), (float(scene.center), float(scene.width))
-        snapshot = ViewContext(
-            volume,
-            slice_index,
-            window=window,
-            # series_uid stays empty: questions are saved with the conversation, which keeps
-            # no UID in clear; the audit log takes the UIDs from ``series`` (hashed).
-            identity=identity,
-            series=series,
-        )
-        with self._view_lock:
-            self._view = snapshot
-
-    def _acquired_view(self) -> SliceView:
-        """The view that shows acquired slices (normal along k), where boxes are drawn."""
-        for view in self.area.views.values():
-            if view.scene.volume is not None and view.scene.axes.normal == 2:
-                return view
-        return self.area.views["axial"]
-
     # -- GUI thread ----------------------------------------------------------------------------
     def _on_event(self, event: PipelineEvent) -> None:
         self.panel.set_state(event.state)
+        self.session.set_stage(event.state)
         if event.kind == "partial":
             # No turn: the pipeline drops partials of ended or cancelled utterances itself,
             # and clears the line ("") once their final transcript is known.
@@ -231,24 +186,31 @@ class AssistantBridge(QObject):
         answer, question = rec.answer, rec.question
         if answer is None or self.area.volume is None or rec.turn_id < self._draw_below:
             return
-        self._remove_boxes()
-        first_k: int | None = None
-        for n, finding in enumerate(answer.findings, start=1):
+        shown: list[tuple[int, Finding]] = []
+        for finding in answer.findings:
             if finding.box is None:
                 continue
             k = finding.slice_index
             if k is None:
                 k = question.slice_index if question is not None else 0
-            b, oid = finding.box, finding_overlay_id(rec.turn_id, n)
+            shown.append((k, finding))
+        self.session.show_findings(rec.turn_id, tuple(shown))
+
+    def _on_findings(self, state: SessionState) -> None:
+        """Draw the session's findings (GUI thread: the bridge writes them there)."""
+        self._remove_boxes()
+        drawn = state.findings
+        for n, (k, finding) in enumerate(drawn.findings, start=1):
+            b, oid = finding.box, finding_overlay_id(drawn.turn_id, n)
+            assert b is not None  # only boxed findings are shown
             item = OverlayBox(oid, k, b.x0, b.y0, b.x1, b.y1, f"{n}. {finding.label}")
             self._boxes[item.id] = item
             if self._overlays_visible:
                 self.area.layer.add(item)
-            first_k = k if first_k is None else first_k
         # This slot has filled the panel already: the views (the boxes' slice included) are
         # redrawn once on the next event-loop pass, so input is handled between the two.
-        if first_k is not None:
-            self._acquired_view().go_to(first_k, render=False)
+        if drawn.findings:
+            self.area.acquired_view().go_to(drawn.findings[0][0], render=False)
         self.area.render_later()
 
     def _remove_boxes(self) -> None:
@@ -282,7 +244,6 @@ class AssistantBridge(QObject):
         except Exception:
             logger.exception("viewer command %s failed", command.action)
             self.panel.set_notice("The viewer could not do that; see the log.")
-        self.refresh_view()
 
     def _run_command(self, command: Command) -> None:
         a, area = command.action, self.area
@@ -301,8 +262,7 @@ class AssistantBridge(QObject):
         apply_viewer_command(self.window, command)
 
     def _on_volume_loaded(self, volume: Volume) -> None:
-        self._shown = (volume, *self.window.shown_series())
-        info = self._shown[2]
+        info = self.window.shown_series()[1]
         # Speech recognition favours the open study's words (README: "bias it"); a study
         # without a header summary (NIfTI, an image) still names its modality.
         if info is not None:
@@ -310,11 +270,8 @@ class AssistantBridge(QObject):
         else:
             words = study_words(volume.modality)
         self.pipeline.set_study_words(words)
-        self._boxes.clear()  # set_volume already cleared the layer
+        self._boxes.clear()  # set_volume already cleared the layer, show_study the findings
         self._draw_below = max(self._newest_id, self.last_asked) + 1
-        with self._view_lock:
-            self._region = None
-        self.refresh_view()
         if self.store is None or not self.window.study_path:
             return
         # Filed under the study's own UIDs (the store keeps only a salted hash), so the same
@@ -342,7 +299,8 @@ class AssistantBridge(QObject):
         volume = self.area.volume
         if volume is None:
             return
-        if region.plane not in ("axial", "acquired") or self._acquired_view().plane != region.plane:
+        acquired = self.area.acquired_view()
+        if region.plane not in ("axial", "acquired") or acquired.plane != region.plane:
             self.panel.set_notice("Pick the region on the axial view to ask about it.")
             return
         k, x0, y0, x1, y1 = region.pixel_box()
@@ -350,8 +308,7 @@ class AssistantBridge(QObject):
         if region.kind == "point":
             box = box.expanded(POINT_REGION_HALF)
         box = box.clipped(volume.shape[2], volume.shape[1])
-        with self._view_lock:
-            self._region = (k, box)
+        self.session.pick_region(k, box)
         self.panel.set_notice(f"Region on slice {k + 1} selected: the next question is about it.")
 
 

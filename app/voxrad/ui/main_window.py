@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 from voxrad import __version__
 from voxrad.assistant.privacy.gate import log_redactor
 from voxrad.core import paths
+from voxrad.core.session import Session
 from voxrad.core.study import PatientIdentity, SeriesInfo
 from voxrad.core.volume import Volume
 from voxrad.core.windowing import CT_PRESETS
@@ -60,6 +61,8 @@ class MainWindow(QMainWindow):
         self.series_number: int | None = None
         self.study_path: str | None = None
         self.last_error = ""
+        #: What is on screen, Qt-free: the viewer writes it, the assistant reads it.
+        self.session = Session()
 
         central = QWidget(self)
         column = QVBoxLayout(central)
@@ -117,6 +120,11 @@ class MainWindow(QMainWindow):
         self.view_area.hovered.connect(self.hover_label.setText)
         self.view_area.region_picked.connect(self._on_region)
         self.view_area.measurements_changed.connect(self._refresh_measurements)
+        for view in self.view_area.views.values():
+            view.slice_changed.connect(self._sync_session)
+            view.window_changed.connect(self._sync_session)
+        # First of its slots: whoever else hears of the volume finds the session up to date.
+        self.volume_loaded.connect(self._show_in_session)
         self.actions_by_name = build_menus(self)
         self._refresh_recent()
 
@@ -191,6 +199,19 @@ class MainWindow(QMainWindow):
             info if isinstance(info, SeriesInfo) else None,
         )
 
+    def _show_in_session(self, volume: Volume) -> None:
+        identity, info = self.shown_series()
+        self.session.show_study(volume, identity=identity, series=info)
+        self._sync_session()
+
+    def _sync_session(self, *_args: object) -> None:
+        """Write the acquired view's slice and window to the session (GUI thread)."""
+        scene = self.view_area.acquired_view().scene
+        if self.session.state.view.volume is None or scene.volume is None:
+            return
+        self.session.show_slice(int(scene.slice_index))
+        self.session.show_window(float(scene.center), float(scene.width))
+
     # -- worker results (main thread) ----------------------------------------------------------
     def _on_progress(self, rid: int, done: int, total: int, stage: str) -> None:
         if not self.loader.is_current(rid):
@@ -222,8 +243,11 @@ class MainWindow(QMainWindow):
 
     def _on_first_slice(self, rid: int, index: int, image: np.ndarray) -> None:
         """Show the first decoded (middle) slice while the rest loads."""
-        if not self.loader.is_current(rid) or image.ndim not in (2, 3):
-            return
+        if self.loader.is_current(rid) and image.ndim in (2, 3):
+            self.show_preview(image)
+
+    def show_preview(self, image: np.ndarray) -> None:
+        """Show one decoded slice (2-D, or 3-D colour) of the study that is loading."""
         info = None
         study = self.study
         if study is not None and study.series:  # type: ignore[attr-defined]
@@ -239,6 +263,9 @@ class MainWindow(QMainWindow):
         )
         self.view_area.set_volume(preview)
         self.view_area.views["axial"].scene.label = "Loading (preview)"
+        # A preview's identity is known, its series not yet.
+        self.session.show_study(preview, identity=self.shown_series()[0], loaded=False)
+        self._sync_session()
         self.view_area.render_all()
 
     def _on_loaded(self, rid: int, number: int, volume: Volume) -> None:

@@ -173,6 +173,14 @@ class ViewArea(QWidget):
     def active_widget(self) -> SliceView | VolumeView | None:
         return self.widget(self.active)
 
+    def acquired_view(self) -> SliceView:
+        """The view that shows acquired slices (normal along k), where boxes are drawn and
+        regions are picked for questions."""
+        for view in self.views.values():
+            if view.scene.volume is not None and view.scene.axes.normal == 2:
+                return view
+        return self.views["axial"]
+
     def active_slice_view(self) -> SliceView | None:
         """The active 2-D view (the axial one while the 3-D view is active)."""
         return self.views.get(self.active) or self.views["axial"]

@@ -148,11 +148,7 @@ class Intake:
             self._close_intake(record, t_submit, intervals)
             return
         record.kind = "question"
-        try:
-            view = self.viewer.current_view()
-        except Exception:
-            logger.exception("the viewer could not say what is on screen")
-            view = None
+        view = self.viewer.session.question_view()
         self.questions.put(QuestionRun(self.ctx, record, parsed.text, t_submit, intervals, view))
 
     def _transcribe(

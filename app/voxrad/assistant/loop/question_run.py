@@ -17,13 +17,14 @@ from typing import Any
 
 from voxrad.assistant.checks.safety import confidence_display
 from voxrad.assistant.loop.context import LoopContext
-from voxrad.assistant.loop.turns import TurnRecord, ViewContext, busy_seconds
+from voxrad.assistant.loop.turns import TurnRecord, busy_seconds
 from voxrad.assistant.loop.workers import Job
 from voxrad.assistant.speech.sentences import SentenceSplitter, split_sentences
 from voxrad.assistant.speech.speakable import speakable
 from voxrad.backends.tts.base import Speaker
 from voxrad.core.conversation import CUT_OFF_SPOKEN, Answer, Question
 from voxrad.core.errors import VoxRadError
+from voxrad.core.session import ViewContext
 
 logger = logging.getLogger(__name__)
 
@@ -178,7 +179,6 @@ class QuestionRun:
             slice_index=view.slice_index,
             region=view.region,
             scope=view.scope,
-            series_uid=view.series_uid,
             window=view.window,
         )
         rec.question = question

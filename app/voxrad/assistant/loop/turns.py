@@ -16,7 +16,8 @@ from enum import StrEnum
 from typing import Literal, Protocol, runtime_checkable
 
 from voxrad.assistant.commands.grammar import Command
-from voxrad.core.conversation import Answer, Box, Question, QuestionScope, Turn
+from voxrad.core.conversation import Answer, Question, Turn
+from voxrad.core.session import Session
 from voxrad.core.study import PatientIdentity, SeriesInfo
 from voxrad.core.volume import Volume
 
@@ -55,45 +56,22 @@ TurnSource = Literal["voice", "typed"]
 BusyPolicy = Literal["queue", "cancel"]
 
 
-@dataclass(frozen=True)
-class ViewContext:
-    """What the clinician is looking at when a question is asked.
-
-    ``region`` is a box in pixels of acquired slice ``slice_index`` (click-to-ask); ``scope``
-    "volume" asks about the whole series. ``volume`` is None when no study is open: questions
-    then get a clear message, commands still reach the viewer (which ignores what it cannot do).
-
-    ``identity`` (the open study's identifying header values) tells the privacy gate what to
-    strip from a question before it leaves; ``series`` (the shown series' header summary)
-    gives the audit log its UIDs and says whether the pixels may carry burned-in text. Both
-    are None when unknown (no study, a preview while loading, a non-DICOM image).
-    """
-
-    volume: Volume | None
-    slice_index: int = 0
-    region: Box | None = None
-    scope: QuestionScope = "slice"
-    window: tuple[float, float] | None = None
-    series_uid: str = ""
-    identity: PatientIdentity | None = None
-    series: SeriesInfo | None = None
-
-
 @runtime_checkable
 class ViewerActions(Protocol):
     """The viewer as the pipeline sees it. The UI implements it.
 
-    Both methods are called on a pipeline thread: a Qt implementation must hand the work to
-    the GUI thread (a queued signal) and return at once; ``current_view`` must be cheap and
-    thread-safe (a snapshot the GUI keeps up to date).
+    ``apply_command`` is called on a pipeline thread: a Qt implementation must hand the work
+    to the GUI thread (a queued signal) and return at once. What is on screen is read from
+    ``session`` (the Qt-free model the viewer keeps up to date), never from a widget.
     """
+
+    @property
+    def session(self) -> Session:
+        """The model of what is on screen; a question reads its view when it is asked."""
+        ...
 
     def apply_command(self, command: Command) -> None:
         """Carry out a voice or typed command (window, slice, zoom, select finding ...)."""
-        ...
-
-    def current_view(self) -> ViewContext:
-        """The view a question is about, read when the question is sent."""
         ...
 
 
@@ -131,8 +109,9 @@ class Answerer(Protocol):
         the stream may skip ``on_answer_text``: the pipeline then speaks ``Answer.answer`` at
         the end. Setting ``cancel`` stops generation (GenerationCancelledError).
         ``Answer.timings["prepare"]`` is reported as the image-preparation stage.
-        ``identity`` and ``series`` come from the :class:`ViewContext` (see there): the
-        answerer must keep identifiers out of what it sends, and may record the answer.
+        ``identity`` and ``series`` come from the :class:`~voxrad.core.session.ViewContext`
+        (see there): the answerer must keep identifiers out of what it sends, and may record
+        the answer.
         """
         ...
 
