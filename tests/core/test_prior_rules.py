@@ -9,6 +9,7 @@ from voxrad.core.priors import (
     PatientKey,
     StudyRef,
     check_prior,
+    choose_prior,
     default_prior,
     earlier_studies,
     interval_in_words,
@@ -98,6 +99,17 @@ def test_earlier_studies_newest_first_undated_last_and_default() -> None:
     ]
     # MR: other modality; ABDOMEN: other body part; no body part named: not a mismatch.
     assert default_prior(current, listed).date == "20210101"  # type: ignore[union-attr]
+
+
+def test_an_undated_open_study_has_no_default_but_any_listed_prior_can_be_chosen() -> None:
+    current = ref("", uid="now")
+    listed = earlier_studies(current, [ref("20200101"), ref("20230101")])
+    assert [r.date for r in listed] == ["20230101", "20200101"]
+    assert default_prior(current, listed) is None
+    with pytest.raises(PriorStudyError, match="no study date"):
+        choose_prior(current, listed)
+    chosen = choose_prior(current, listed, 2)
+    assert interval_in_words(chosen, current) == "at an unknown interval"
 
 
 def test_check_prior_refuses_the_open_study_and_a_missing_id() -> None:

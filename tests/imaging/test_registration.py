@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from prior_pairs import copy_series
 from scipy.spatial.transform import Rotation
 
+from prior_pairs import copy_series
 from voxrad.core.alignment import RigidTransform
 from voxrad.core.errors import DependencyMissingError
 from voxrad.core.volume import Volume
@@ -102,10 +102,13 @@ def test_same_frame_of_reference_matches_directly(current: tuple[Volume, str]) -
     assert result.transform.shift_mm == 0 and result.transform.rotation_degrees == 0
 
 
-def test_chest_radiographs_are_side_by_side(shared_data: Path) -> None:
+def test_chest_radiographs_and_colour_images_are_side_by_side(shared_data: Path) -> None:
     radiograph, _ = _load(shared_data / "cxr" / "siim-cr-no-pneumothorax.dcm")
     result = align_prior(radiograph, radiograph, current_frame="", prior_frame="")
     assert result.ok and result.method == "side_by_side" and "not registered" in result.message
+    colour = Volume(np.zeros((4, 16, 16, 3), dtype=np.uint8), (2.0, 1.0, 1.0), modality="OT")
+    shown = align_prior(colour, colour, current_frame="a", prior_frame="b")
+    assert shown.method == "side_by_side" and shown.message.startswith("Colour images")
 
 
 def test_another_body_region_fails_honestly_and_a_landmark_pair_aligns(
@@ -113,8 +116,10 @@ def test_another_body_region_fails_honestly_and_a_landmark_pair_aligns(
 ) -> None:
     volume, frame = current
     head, head_frame = _load(shared_data / "ct-head-tilt-28")
-    result = align_prior(volume, head, current_frame=frame, prior_frame=head_frame)
+    coarse = RegistrationOptions(working_spacing_mm=6.0)  # a failure needs no fine grid
+    result = align_prior(volume, head, current_frame=frame, prior_frame=head_frame, options=coarse)
     assert not result.ok and result.method == "failed"
+    assert result.correlation is not None and result.correlation < coarse.min_correlation
     assert result.message.startswith("Automatic registration failed: ")
     assert "landmark" in result.message
     assert result.transform.shift_mm == 0  # nothing applied silently

@@ -280,7 +280,9 @@ def earlier_studies(current: StudyRef, candidates: Iterable[StudyRef]) -> list[S
 def default_prior(current: StudyRef, priors: Sequence[StudyRef]) -> StudyRef | None:
     """The most recent dated prior of the same modality and body part as ``current``
     (:func:`same_kind`), or None. ``priors`` is newest first, as :func:`earlier_studies` lists
-    them."""
+    them. None too when ``current`` has no study date: then no study is known to be earlier."""
+    if current.when is None:
+        return None
     return next((p for p in priors if p.when is not None and same_kind(current, p)), None)
 
 
@@ -324,6 +326,11 @@ def choose_prior(
     """
     if choice is None:
         chosen = default_prior(current, priors)
+        if chosen is None and current.when is None and priors:
+            raise PriorStudyError(
+                "The open study has no study date, so VoxRad cannot tell which study is the prior.",
+                hint="Choose the prior by its number in the list.",
+            )
         if chosen is None:
             others = len(priors)
             raise PriorStudyError(

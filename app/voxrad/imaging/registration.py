@@ -88,7 +88,8 @@ def align_prior(
     options: RegistrationOptions | None = None,
     cancel: CancelToken | None = None,
 ) -> Alignment:
-    """How to show ``prior`` beside ``current``: side by side, same frame, or registered.
+    """How to show ``prior`` beside ``current``: side by side (radiographs, colour images),
+    same frame, or registered.
 
     ``current_frame`` and ``prior_frame`` are the series' FrameOfReferenceUIDs ("" when
     unknown: then positions cannot be trusted to match, and the volumes are registered).
@@ -98,6 +99,12 @@ def align_prior(
     """
     if _is_projection(current) or _is_projection(prior):
         return Alignment(method="side_by_side", ok=True)
+    if current.is_color or prior.is_color:
+        return Alignment(
+            method="side_by_side",
+            ok=True,
+            message="Colour images: shown side by side, not registered.",
+        )
     if current_frame and current_frame == prior_frame:
         return Alignment(method="same_frame", ok=True)
     return register_rigid(current, prior, options=options, cancel=cancel)
