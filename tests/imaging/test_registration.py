@@ -5,6 +5,7 @@ radiographs, and pairs that must fail honestly."""
 from __future__ import annotations
 
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ from scipy.spatial.transform import Rotation
 
 from prior_pairs import copy_series
 from voxrad.core.alignment import RigidTransform
-from voxrad.core.errors import DependencyMissingError
+from voxrad.core.errors import DependencyMissingError, LoadCancelledError
 from voxrad.core.volume import Volume
 from voxrad.imaging.registration import (
     RegistrationOptions,
@@ -144,3 +145,11 @@ def test_missing_simpleitk_names_the_extra(
     assert "voxrad[compare]" in caught.value.hint
     # Cases that need no registration do not need SimpleITK.
     assert align_prior(volume, volume, current_frame="a", prior_frame="a").ok
+
+
+def test_cancel_stops_registration(current: tuple[Volume, str]) -> None:
+    volume, _ = current
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(LoadCancelledError):
+        register_rigid(volume, volume, cancel=stop)
