@@ -194,3 +194,18 @@ class CorruptInstanceError(PacsError):
         "The other images are kept; ask the PACS administrator to check the stored copy of "
         "this image."
     )
+
+
+class PriorStudyError(VoxRadError):
+    """A prior study cannot be found or used for comparison with the open study."""
+
+    default_hint = "Choose another earlier study of this patient."
+
+
+class PriorPatientMismatchError(PriorStudyError):
+    """The chosen prior is not provably of the same patient as the open study."""
+
+    default_hint = (
+        "Choose an earlier study of the same patient. VoxRad compares two studies only when "
+        "their patient ID and issuer of patient ID both match; names are never used to match."
+    )

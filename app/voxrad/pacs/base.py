@@ -22,9 +22,12 @@ class StudyQuery:
     """Study-level search filters; empty strings match anything.
 
     ``patient_name`` may hold ``*`` wildcards. Dates are ``YYYYMMDD``; either end may be empty.
+    ``issuer_of_patient_id`` narrows a patient ID to the system that gave it out; a PACS may
+    ignore it, so a caller that needs it exact checks :attr:`StudyMatch.issuer_of_patient_id`.
     """
 
     patient_id: str = ""
+    issuer_of_patient_id: str = ""
     patient_name: str = ""
     accession: str = ""
     modality: str = ""
@@ -55,6 +58,9 @@ class StudyMatch:
     patient_name: str = ""
     series_count: int | None = None
     instance_count: int | None = None
+    issuer_of_patient_id: str = ""
+    #: StudyTime (``HHMMSS.ffffff``), "" when the PACS did not give it.
+    time: str = ""
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,7 @@ class SeriesMatch:
     description: str = ""
     number: int | None = None
     instance_count: int | None = None
+    body_part: str = ""
 
 
 @dataclass(frozen=True)

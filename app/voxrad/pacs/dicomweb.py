@@ -47,6 +47,8 @@ _STUDY_FIELDS = (
     "PatientName",
     "NumberOfStudyRelatedSeries",
     "NumberOfStudyRelatedInstances",
+    "IssuerOfPatientID",
+    "StudyTime",
 )
 _SERIES_FIELDS = (
     "SeriesInstanceUID",
@@ -54,6 +56,7 @@ _SERIES_FIELDS = (
     "SeriesDescription",
     "SeriesNumber",
     "NumberOfSeriesRelatedInstances",
+    "BodyPartExamined",
 )
 
 
@@ -191,6 +194,7 @@ class DicomwebPacs:
         client = self._open()
         filters = {
             "PatientID": query.patient_id,
+            "IssuerOfPatientID": query.issuer_of_patient_id,
             "PatientName": query.patient_name,
             "AccessionNumber": query.accession,
             "ModalitiesInStudy": query.modality,
@@ -214,6 +218,8 @@ class DicomwebPacs:
                 patient_name=str(_value(i, "00100010") or ""),
                 series_count=_int(_value(i, "00201206")),
                 instance_count=_int(_value(i, "00201208")),
+                issuer_of_patient_id=str(_value(i, "00100021") or ""),
+                time=str(_value(i, "00080030") or ""),
             )
             for i in items
         ]
@@ -231,6 +237,7 @@ class DicomwebPacs:
                 description=str(_value(i, "0008103E") or ""),
                 number=_int(_value(i, "00200011")),
                 instance_count=_int(_value(i, "00201209")),
+                body_part=str(_value(i, "00180015") or ""),
             )
             for i in items
         ]

@@ -229,7 +229,9 @@ class DimsePacs:
             ModalitiesInStudy=query.modality,
             AccessionNumber=query.accession,
             PatientID=query.patient_id,
+            IssuerOfPatientID=query.issuer_of_patient_id,
             PatientName=query.patient_name,
+            StudyTime="",
             NumberOfStudyRelatedSeries="",
             NumberOfStudyRelatedInstances="",
         )
@@ -250,6 +252,8 @@ class DimsePacs:
                     patient_name=str(r.get("PatientName", "")),
                     series_count=_int(r.get("NumberOfStudyRelatedSeries")),
                     instance_count=_int(r.get("NumberOfStudyRelatedInstances")),
+                    issuer_of_patient_id=str(r.get("IssuerOfPatientID", "") or ""),
+                    time=str(r.get("StudyTime", "") or ""),
                 )
             )
         return out
@@ -263,6 +267,7 @@ class DimsePacs:
             SeriesDescription="",
             SeriesNumber="",
             NumberOfSeriesRelatedInstances="",
+            BodyPartExamined="",
         )
         return [
             SeriesMatch(
@@ -271,6 +276,7 @@ class DimsePacs:
                 description=str(r.get("SeriesDescription", "")),
                 number=_int(r.get("SeriesNumber")),
                 instance_count=_int(r.get("NumberOfSeriesRelatedInstances")),
+                body_part=str(r.get("BodyPartExamined", "") or ""),
             )
             for r in self._find(ident, "series search")
         ]

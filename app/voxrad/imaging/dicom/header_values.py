@@ -59,6 +59,11 @@ HEADER_KEYWORDS = frozenset(
         "PatientBirthDate",
         "AccessionNumber",
         "InstitutionName",
+        # Which earlier studies are of the same patient, and when (voxrad.imaging.priors).
+        "IssuerOfPatientID",
+        "StudyDate",
+        "StudyTime",
+        "StudyDescription",
     }
 )
 #: Sequences that only pydicom's full parse provides (the fast reader falls back on them).
