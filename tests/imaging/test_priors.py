@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from prior_pairs import copy_series
 
+from prior_pairs import copy_series
 from voxrad.core.errors import PacsUnreachableError, PriorPatientMismatchError, PriorStudyError
 from voxrad.core.priors import (
     PatientKey,
