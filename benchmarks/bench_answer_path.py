@@ -39,8 +39,8 @@ def best_ms(fn: Callable[[], object], repeat: int) -> float:
 def bench_resize(repeat: int) -> None:
     from PIL import Image
 
-    from voxrad.assistant.families import smart_resize
     from voxrad.assistant.request.imageops import resize
+    from voxrad.core.families import smart_resize
 
     paths = sorted((DATA / "vqa-rad-sample" / "images").glob("*.jpg"))
     paths += sorted((DATA / "cxr").glob("*.png"))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from voxrad.assistant.families import family_format, smart_resize
 from voxrad.assistant.reply.answers import PARSER_FAILED, parse_answer
 from voxrad.core.conversation import Answer
+from voxrad.core.families import family_format, smart_resize
 
 
 def only_box(answer: Answer) -> tuple[float, float, float, float]:

@@ -9,9 +9,9 @@ import math
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from voxrad.assistant.families import KNOWN_FAMILIES
 from voxrad.assistant.reply.answers import PARSER_FAILED, parse_answer
 from voxrad.core.conversation import Answer, Box
+from voxrad.core.families import KNOWN_FAMILIES
 
 FAMILIES = st.sampled_from([*KNOWN_FAMILIES, "unknown-family", "Qwen2.5-VL", "Gemma3"])
 SIZES = st.tuples(st.integers(1, 5000), st.integers(1, 5000))

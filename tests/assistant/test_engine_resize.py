@@ -12,16 +12,16 @@ import numpy as np
 import pytest
 
 from voxrad.assistant.answering import image_resize_rules
-from voxrad.assistant.families import (
+from voxrad.assistant.reply.answers import parse_answer
+from voxrad.assistant.request.imageops import Transform
+from voxrad.assistant.request.imageprep import fit_to_model
+from voxrad.core.families import (
     InputFrame,
     input_frame,
     llama_cpp_frame,
     require_family,
     smart_resize,
 )
-from voxrad.assistant.reply.answers import parse_answer
-from voxrad.assistant.request.imageops import Transform
-from voxrad.assistant.request.imageprep import fit_to_model
 
 QWEN = require_family("qwen2.5-vl")
 LLAMA = {"factor": 28, "min_pixels": 8 * 784, "max_pixels": 4096 * 784}

@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from voxrad.assistant.families import UnknownModelFamilyError
 from voxrad.assistant.reply.answers import parse_answer
 from voxrad.assistant.request.imageops import (
     Transform,
@@ -25,6 +24,7 @@ from voxrad.assistant.request.imageprep import (
     view_image,
 )
 from voxrad.core.conversation import Box, Question
+from voxrad.core.families import UnknownModelFamilyError
 from voxrad.core.volume import Volume
 
 SQUARE = Box(100, 40, 240, 120)  # columns 100..239, rows 40..119 of a 400 x 300 image

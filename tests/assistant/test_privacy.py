@@ -330,8 +330,8 @@ def test_scrubbing_stays_linear_on_hostile_text(text: str) -> None:
 @pytest.mark.parametrize("scope", ["slice", "region", "volume"])
 def test_scrubbing_leaves_every_family_prompt_intact(scope: str) -> None:
     """The gate scrubs whole prompts; it must not touch format rules, coordinates or history."""
-    from voxrad.assistant.families import _FAMILIES
     from voxrad.core.conversation import Box
+    from voxrad.core.families import _FAMILIES
     from voxrad.core.volume import Volume
 
     volume = Volume(np.zeros((9, 300, 420), np.int16), (2.5, 0.7, 0.7), modality="CT", units="HU")

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from voxrad.assistant.families import UnknownModelFamilyError
 from voxrad.assistant.reply.answers import parse_answer
 from voxrad.assistant.request.imageprep import prepare_question
 from voxrad.assistant.request.prompts import SYSTEM_TEXT, ImagePart, build_prompt
 from voxrad.core.conversation import Answer, Box, Question, Turn
+from voxrad.core.families import UnknownModelFamilyError
 from voxrad.core.volume import Volume
 
 REGION = Box(100, 40, 240, 120)

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from voxrad.assistant.families import family_format
 from voxrad.backends import model_store
 from voxrad.backends.catalog import (
     Catalog,
@@ -27,6 +26,7 @@ from voxrad.backends.model_store import (
     RepoListing,
 )
 from voxrad.core.errors import ModelNotInstalledError
+from voxrad.core.families import family_format
 
 
 def test_catalog_lists_the_required_models() -> None:

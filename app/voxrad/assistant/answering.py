@@ -19,7 +19,6 @@ from dataclasses import dataclass, replace
 
 from voxrad.assistant.checks.confidence import answer_token_logprobs, assess
 from voxrad.assistant.checks.safety import check_answer, with_safety
-from voxrad.assistant.families import ResizeRules
 from voxrad.assistant.privacy.gate import BurnedInRisk, PrivacyPolicy, outgoing_request
 from voxrad.assistant.reply.answers import parse_answer
 from voxrad.assistant.request.imageprep import PreparedInput, locate_findings, prepare_question
@@ -33,6 +32,7 @@ from voxrad.backends.vlm.base import (
     VisionLanguageModel,
 )
 from voxrad.core.conversation import Answer, Question, Turn
+from voxrad.core.families import ResizeRules
 from voxrad.core.settings import VlmSettings
 from voxrad.core.study import PatientIdentity
 from voxrad.core.volume import Volume

@@ -96,7 +96,7 @@ class ModelEntry(BaseModel):
     name: str
     title: str
     kind: Literal["vlm", "asr"]
-    #: Prompt and answer format (see voxrad.assistant.families); empty for speech models.
+    #: Prompt and answer format (see voxrad.core.families); empty for speech models.
     family: str = ""
     backend: Literal["llama-cpp", "transformers", "faster-whisper"]
     hf_repo: str

@@ -3,7 +3,7 @@ random-weight Qwen2.5-VL built here and converted by llama.cpp's own converter.
 
 The token grid llama.cpp makes of an image is its resized size in 28-pixel tokens, and the
 image embedding shows where the pixels went: an image llama.cpp padded itself embeds exactly
-like the same image padded by hand into :func:`~voxrad.assistant.families.llama_cpp_frame`'s
+like the same image padded by hand into :func:`~voxrad.core.families.llama_cpp_frame`'s
 content rectangle, and unlike the image stretched over the frame (transformers' way).
 """
 
@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 
 from vlm_support import ask_request
-from voxrad.assistant.families import input_frame, require_family
 from voxrad.backends.vlm.base import ImageInput
 from voxrad.backends.vlm.llama_cpp import LlamaCppOptions, LlamaCppVLM
+from voxrad.core.families import input_frame, require_family
 
 pytestmark = pytest.mark.models
 QWEN = require_family("qwen2.5-vl")

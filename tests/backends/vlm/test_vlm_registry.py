@@ -9,8 +9,9 @@ import pytest
 from voxrad.backends.catalog import UnknownModelError
 from voxrad.backends.vlm.llama_cpp import LlamaCppVLM
 from voxrad.backends.vlm.openai_compat import OpenAICompatVLM
-from voxrad.backends.vlm.registry import create_vlm, guess_family, resolve_model
+from voxrad.backends.vlm.registry import create_vlm, resolve_model
 from voxrad.core.errors import BackendError, ModelNotInstalledError
+from voxrad.core.families import guess_family
 from voxrad.core.settings import PrivacySettings, VlmSettings
 
 

@@ -16,13 +16,6 @@ import logging
 import math
 import re
 
-from voxrad.assistant.families import (
-    FamilyFormat,
-    InputFrame,
-    ResizeRules,
-    family_format,
-    input_frame,
-)
 from voxrad.assistant.reply.boxsyntax import SPECIAL_TOKENS, RawBox, extract_boxes, probability
 from voxrad.assistant.reply.jsonrepair import loads_lenient
 from voxrad.assistant.reply.statements import (
@@ -32,6 +25,13 @@ from voxrad.assistant.reply.statements import (
     stated_confidence,
 )
 from voxrad.core.conversation import Answer, Box, Finding
+from voxrad.core.families import (
+    FamilyFormat,
+    InputFrame,
+    ResizeRules,
+    family_format,
+    input_frame,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ def parse_answer(
     resize
         Whose resize the engine ran: "transformers" (the processor's ``smart_resize``,
         stretched) or "llama.cpp" (its own rounding and limits, aspect kept, padded; see
-        :func:`~voxrad.assistant.families.llama_cpp_frame`).
+        :func:`~voxrad.core.families.llama_cpp_frame`).
 
     Returns
     -------

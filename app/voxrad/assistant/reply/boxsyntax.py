@@ -11,9 +11,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from voxrad.assistant.families import FamilyFormat
 from voxrad.assistant.reply.jsonrepair import fenced_blocks, find_json_values
 from voxrad.assistant.reply.statements import number_to_probability, stated_confidence
+from voxrad.core.families import FamilyFormat
 
 _BOX_KEYS = ("bbox_2d", "box_2d", "bbox", "box")
 _NUM = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")

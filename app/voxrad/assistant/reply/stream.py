@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import re
 
-from voxrad.assistant.families import require_family
 from voxrad.assistant.reply.statements import split_reasoning
+from voxrad.core.families import require_family
 
 _STOP = re.compile(r"[`<\[{|]|\bconfidence\b", re.IGNORECASE)
 

@@ -16,7 +16,6 @@ from typing import Literal
 
 import numpy as np
 
-from voxrad.assistant.families import FamilyFormat, require_family, smart_resize
 from voxrad.assistant.request.imageops import (
     Step,
     Transform,
@@ -27,6 +26,7 @@ from voxrad.assistant.request.imageops import (
 )
 from voxrad.core.conversation import Answer, Box, Finding, Question
 from voxrad.core.errors import VoxRadError
+from voxrad.core.families import FamilyFormat, require_family, smart_resize
 from voxrad.core.volume import Volume
 from voxrad.core.windowing import apply_window
 

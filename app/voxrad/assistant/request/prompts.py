@@ -14,9 +14,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from voxrad.assistant.families import FamilyFormat, require_family
 from voxrad.assistant.request.imageprep import PreparedInput
 from voxrad.core.conversation import Box, Question, Turn
+from voxrad.core.families import FamilyFormat, require_family
 
 SYSTEM_TEXT = (
     "You are the image assistant in VoxRad, a decision-support tool for clinicians reading "

@@ -33,6 +33,7 @@ from voxrad.backends.vlm.base import (
     TokenCallback,
 )
 from voxrad.core.errors import BackendError, DependencyMissingError, ModelNotInstalledError
+from voxrad.core.families import FamilyFormat, family_format
 
 if TYPE_CHECKING:
     from voxrad.backends.vlm.engines import ModelSpec
@@ -42,26 +43,12 @@ logger = logging.getLogger(__name__)
 
 #: Memory kept free on the GPU for the KV cache, compute buffers and the display (bytes).
 GPU_RESERVE = 1_500_000_000
-_HANDLERS = {
-    "medgemma": "MTMDChatHandler",
-    "gemma3": "MTMDChatHandler",
-    "qwen2.5-vl": "MTMDChatHandler",
-    "lingshu": "MTMDChatHandler",
-    "llava-med": "Llava15ChatHandler",
-}
-#: Built-in handlers for GGUFs that carry no chat template for the MTMD handler to render.
-_NO_TEMPLATE_HANDLERS = {
-    "qwen2.5-vl": "Qwen25VLChatHandler",
-    "lingshu": "Qwen25VLChatHandler",
-}
-#: Text chat format per family, for GGUFs that carry no chat template of their own.
-_TEXT_FORMATS = {
-    "medgemma": "gemma",
-    "gemma3": "gemma",
-    "qwen2.5-vl": "chatml",
-    "lingshu": "chatml",
-    "llava-med": "mistral-instruct",
-}
+
+
+def _engine_format(family: str) -> FamilyFormat:
+    """How llama.cpp runs ``family`` (handler, chat format): the one family table's row, or
+    the generic MTMD handler with the GGUF's own template for a family it does not list."""
+    return family_format(family) or FamilyFormat(family, "none")
 
 
 @dataclass(frozen=True)
@@ -169,7 +156,7 @@ class LlamaCppVLM:
     #: Runs on this workstation: nothing leaves it.
     is_remote = False
     #: Images are resized by llama.cpp's own rules (tools/mtmd), not a Hugging Face
-    #: processor's: Qwen-style absolute boxes are read in that frame (assistant.families).
+    #: processor's: Qwen-style absolute boxes are read in that frame (core.families).
     image_resize = "llama.cpp"
 
     def __init__(self, options: LlamaCppOptions) -> None:
@@ -226,18 +213,15 @@ class LlamaCppVLM:
                 hint=_SUGGESTION,
             ) from exc
         has_template = bool(self._llm.metadata.get("tokenizer.chat_template"))
-        if (
-            opts.mmproj_path is not None
-            and not has_template
-            and opts.family in _NO_TEMPLATE_HANDLERS
-        ):
+        fam = _engine_format(opts.family)
+        if opts.mmproj_path is not None and not has_template and fam.llama_cpp_untemplated_handler:
             self._llm.chat_handler = self._chat_handler(
-                llama_cpp, opts, offload, _NO_TEMPLATE_HANDLERS[opts.family]
+                llama_cpp, opts, offload, fam.llama_cpp_untemplated_handler
             )
         if opts.mmproj_path is None and not has_template:
             # Without a template llama-cpp-python falls back to Llama-2 markup, which other
             # families answer with nothing at all.
-            self._llm.chat_format = _TEXT_FORMATS.get(opts.family, self._llm.chat_format)
+            self._llm.chat_format = fam.text_chat_format or self._llm.chat_format
         self.timings = {"load": time.perf_counter() - start}
         logger.info(
             "loaded %s with %d GPU layers in %.1f s",
@@ -265,7 +249,7 @@ class LlamaCppVLM:
     ) -> Any:
         from llama_cpp import llama_chat_format
 
-        cls_name = cls_name or _HANDLERS.get(opts.family, "MTMDChatHandler")
+        cls_name = cls_name or _engine_format(opts.family).llama_cpp_handler
         cls = getattr(llama_chat_format, cls_name, None)
         if cls is None:
             raise BackendError(

@@ -12,6 +12,7 @@ from voxrad.backends.catalog import Catalog, UnknownModelError, load_catalog, re
 from voxrad.backends.vlm.base import VisionLanguageModel
 from voxrad.backends.vlm.engines import ModelSpec, build_engine
 from voxrad.core.errors import BackendError
+from voxrad.core.families import guess_family
 from voxrad.core.settings import PrivacySettings, VlmSettings
 
 #: Engine name -> "module:factory". The factory takes (ModelSpec, VlmSettings, PrivacySettings).
@@ -24,24 +25,6 @@ BACKENDS: dict[str, str] = {
 IN_PROCESS = frozenset({"openai"})
 __all__ = ["BACKENDS", "ModelSpec", "build_engine", "create_app_vlm", "create_vlm", "resolve_model"]
 _ALIASES = {"llama.cpp": "llama-cpp", "llamacpp": "llama-cpp", "openai-compat": "openai"}
-
-
-def guess_family(name: str) -> str:
-    """The answer family of a model known only by file name (catalog entries say it)."""
-    low = name.lower()
-    for key, family in (
-        ("lingshu", "lingshu"),
-        ("qwen2.5", "qwen2.5-vl"),
-        ("qwen2_5", "qwen2.5-vl"),
-        ("qwen3", "qwen3-vl"),
-        ("qwen2", "qwen2-vl"),
-        ("llava", "llava-med"),
-        ("internvl", "internvl"),
-        ("florence", "florence2"),
-    ):
-        if key in low:
-            return family
-    return "medgemma"
 
 
 def backend_name(name: str) -> str:

@@ -1,7 +1,9 @@
-"""What each model family expects as input and how it writes boxes.
+"""What each model family expects as input, how it writes boxes and how engines run it.
 
-One table serves the prompt builder, the image preparation and the answer parser, so the three
-can never disagree about a family's coordinate convention. Family names are the catalog's.
+One table serves the prompt builder, the image preparation, the answer parser and the engines
+(llama.cpp's chat handler and chat format, the family a file name suggests), so none of them
+can disagree about a family. It sits in ``core`` because both ``assistant`` and ``backends``
+read it. Family names are the catalog's.
 """
 
 from __future__ import annotations
@@ -69,6 +71,12 @@ class FamilyFormat:
     max_images: int = 8
     #: Whether the family writes ``<think>`` or ``Final Answer:`` reasoning when asked.
     reasons: bool = True
+    #: llama-cpp-python's chat handler; the MTMD handler renders the GGUF's own template.
+    llama_cpp_handler: str = "MTMDChatHandler"
+    #: Its built-in handler for GGUFs that carry no chat template (empty: none needed).
+    llama_cpp_untemplated_handler: str = ""
+    #: llama.cpp's text chat format for GGUFs without a template (empty: the GGUF's own).
+    text_chat_format: str = ""
 
 
 _FAMILIES: dict[str, FamilyFormat] = {
@@ -82,8 +90,16 @@ _FAMILIES: dict[str, FamilyFormat] = {
             input_size=(896, 896),
             ct_three_windows=True,
             max_images=85,  # MedGemma 1.5's CT recipe sends up to 85 slices
+            text_chat_format="gemma",
         ),
-        FamilyFormat("qwen2.5-vl", "json", box_key="bbox_2d", coordinates="absolute"),
+        FamilyFormat(
+            "qwen2.5-vl",
+            "json",
+            box_key="bbox_2d",
+            coordinates="absolute",
+            llama_cpp_untemplated_handler="Qwen25VLChatHandler",
+            text_chat_format="chatml",
+        ),
         FamilyFormat("qwen2-vl", "json", box_key="bbox_2d"),
         FamilyFormat(
             "qwen3-vl",
@@ -100,7 +116,14 @@ _FAMILIES: dict[str, FamilyFormat] = {
         FamilyFormat(
             "florence2", "loc", bin_centres=True, input_size=(768, 768), max_images=1, reasons=False
         ),
-        FamilyFormat("llava-med", "none", input_size=(336, 336), max_images=1),
+        FamilyFormat(
+            "llava-med",
+            "none",
+            input_size=(336, 336),
+            max_images=1,
+            llama_cpp_handler="Llava15ChatHandler",
+            text_chat_format="mistral-instruct",
+        ),
     )
 }
 
@@ -121,6 +144,24 @@ _ALIASES = {
 }
 
 KNOWN_FAMILIES: tuple[str, ...] = (*_FAMILIES, "lingshu")
+
+#: What a model file's name says about its family, first match wins (catalog entries name it).
+_NAME_KEYS = (
+    ("lingshu", "lingshu"),
+    ("qwen2.5", "qwen2.5-vl"),
+    ("qwen2_5", "qwen2.5-vl"),
+    ("qwen3", "qwen3-vl"),
+    ("qwen2", "qwen2-vl"),
+    ("llava", "llava-med"),
+    ("internvl", "internvl"),
+    ("florence", "florence2"),
+)
+
+
+def guess_family(name: str) -> str:
+    """The family of a model known only by its file name; MedGemma's when nothing matches."""
+    low = name.lower()
+    return next((family for key, family in _NAME_KEYS if key in low), "medgemma")
 
 
 def family_format(name: str) -> FamilyFormat | None:
